@@ -1,0 +1,81 @@
+"""Shops from dlt configuration: `[sources.<platform>]` (one shop, the flat way) and
+`[sources.<platform>.shops.<name>]` (named shops), from `.dlt/*.toml` or environment variables
+such as `SOURCES__HARAVAN__BASE_URL` and `SOURCES__HARAVAN__SHOPS__EU__BASE_URL`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import dlt
+
+from pipelines.core import Shop
+from pipelines.settings import (
+    CREDENTIAL_KEYS,
+    DEFAULT_LOOKBACK_MINUTES,
+    OPTION_KEYS,
+    PLATFORM_IDS,
+)
+
+
+def _get(section: str, key: str, secret: bool = False) -> Any:
+    accessor = dlt.secrets if secret else dlt.config
+    value = accessor.get(f"{section}.{key}")
+    if value is None and not secret:
+        value = dlt.secrets.get(f"{section}.{key}")
+    return value
+
+
+def _shop_names(platform: str) -> list[str]:
+    names: set[str] = set()
+    for accessor in (dlt.config, dlt.secrets):
+        section = accessor.get(f"sources.{platform}.shops")
+        if isinstance(section, dict):
+            names.update(section)
+    prefix = f"SOURCES__{platform.upper()}__SHOPS__"
+    for variable in os.environ:
+        if variable.startswith(prefix):
+            names.add(variable[len(prefix) :].split("__", 1)[0].lower())
+    return sorted(names)
+
+
+def _read_shop(platform: str, section: str, name: str | None) -> Shop | None:
+    base_url = _get(section, "base_url")
+    if not base_url:
+        return None
+    label = _get(section, "shop") or name or urlsplit(str(base_url)).netloc
+    secrets = {key: _get(section, key, secret=True) for key in CREDENTIAL_KEYS[platform]}
+    page_size = _get(section, "page_size")
+    return Shop(
+        platform=platform,
+        name=str(label),
+        base_url=str(base_url),
+        secrets={k: str(v) for k, v in secrets.items() if v is not None},
+        lookback_minutes=int(_get(section, "lookback_minutes") or DEFAULT_LOOKBACK_MINUTES),
+        page_size=int(page_size) if page_size else None,
+        options={k: v for k in OPTION_KEYS if (v := _get(section, k)) is not None},
+    )
+
+
+def configured_shops(
+    platforms: Iterable[str] = (), shops: Iterable[str] = ()
+) -> list[Shop]:
+    """Every configured shop, optionally only of the given platforms or with the given labels.
+    A platform without a `BASE_URL` has no shop and is skipped."""
+    wanted_platforms, wanted_shops = set(platforms), set(shops)
+    unknown = wanted_platforms - set(PLATFORM_IDS)
+    if unknown:
+        raise ValueError(f"unknown platform(s): {', '.join(sorted(unknown))}")
+    found: list[Shop] = []
+    for platform in PLATFORM_IDS:
+        if wanted_platforms and platform not in wanted_platforms:
+            continue
+        candidates = [_read_shop(platform, f"sources.{platform}", None)]
+        candidates += [
+            _read_shop(platform, f"sources.{platform}.shops.{name}", name)
+            for name in _shop_names(platform)
+        ]
+        found += [s for s in candidates if s and (not wanted_shops or s.name in wanted_shops)]
+    return found

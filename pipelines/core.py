@@ -1,0 +1,170 @@
+"""The shared source core: a shop's configuration, a platform's description, the updated_at
+window, and the dlt source that turns API pages into arrow tables for the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dlt
+from dlt.extract import DltSource
+
+from pipelines.http import ApiClient, RetryPolicy
+from pipelines.paging import Page
+from transforms.page import OrderMapper, map_page, scrub
+from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, iter_tables
+
+
+@dataclass(frozen=True)
+class Shop:
+    """One configured shop. `secrets` holds credentials and is never printed."""
+
+    platform: str
+    name: str
+    base_url: str
+    secrets: Mapping[str, str] = field(repr=False)
+    lookback_minutes: int = 10
+    page_size: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def secret(self, key: str) -> str:
+        """A credential; a missing one is a configuration error naming the key, not the value."""
+        value = self.secrets.get(key)
+        if not value:
+            raise ValueError(
+                f"{self.platform}/{self.name}: missing credential "
+                f"SOURCES__{self.platform.upper()}__{key.upper()}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one `shopduck load` asks for. `started_at` is the fixed upper bound of every
+    updated_at window in the run, taken once when the run starts."""
+
+    started_at: datetime
+    full_refresh: bool = False
+    since: datetime | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class FetchStats:
+    """What a shop's extraction did, for the run summary and `shopduck status`."""
+
+    orders: int = 0
+    pages: int = 0
+    quarantined: int = 0
+    requests: int = 0
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+Fetch = Callable[[ApiClient, Shop, dict[str, Any], RunOptions], Iterator[Page]]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How to read one platform: connect (auth, pacing), fetch pages (cursor, paging) and map."""
+
+    name: str
+    connect: Callable[[Shop, RetryPolicy], ApiClient]
+    fetch: Fetch
+    map_order: OrderMapper
+    page_size: int | None
+
+
+@dataclass(frozen=True)
+class Window:
+    """An updated_at window: orders updated in [start, end]; `start` None means everything.
+    `cursor` is what to store once the window is loaded: the run's exact start time."""
+
+    start: datetime | None
+    end: datetime
+    cursor: str
+
+
+def updated_window(
+    cursor: Mapping[str, Any], shop: Shop, run: RunOptions, *, precision: timedelta
+) -> Window:
+    """The window to read: from the stored cursor less the lookback (or `--since`) up to the
+    run's fixed start time. With a coarse filter (Spiffy's minutes) the start is floored and the
+    end rounded up, so an order updated later in the cursor's minute is still read."""
+    end = _floor(run.started_at, precision)
+    if end < run.started_at:
+        end += precision
+    next_cursor = run.started_at.isoformat()
+    if run.since is not None:
+        return Window(_floor(run.since, precision), end, next_cursor)
+    stored = cursor.get("updated_at")
+    if run.full_refresh or not stored:
+        return Window(None, end, next_cursor)
+    start = datetime.fromisoformat(stored) - timedelta(minutes=shop.lookback_minutes)
+    return Window(_floor(start, precision), end, next_cursor)
+
+
+def created_window_start(
+    cursor: Mapping[str, Any], run: RunOptions, trailing_days: int
+) -> datetime | None:
+    """Start of the trailing creation-date window re-read by platforms without an updated
+    filter; None (everything) on the first or a full-refresh run."""
+    if run.since is not None:
+        return run.since
+    if run.full_refresh or not cursor.get("loaded_at"):
+        return None
+    return run.started_at - timedelta(days=trailing_days)
+
+
+def _floor(moment: datetime, precision: timedelta) -> datetime:
+    moment = moment.astimezone(UTC)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((moment - epoch) // precision) * precision
+
+
+def _hints(table_name: str) -> Any:
+    table = next(t for t in TABLES if t.name == table_name)
+    columns: dict[str, Any] = {name: {"data_type": "json"} for name in JSON_COLUMNS.get(table_name, ())}
+    if table.child_of_order:
+        columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": True}
+    return dlt.mark.make_hints(
+        table_name=table.name,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=list(table.key),
+        merge_key=list(ORDER_KEY) if table.child_of_order else None,
+        columns=columns,
+    )
+
+
+HINTS = {table.name: _hints(table.name) for table in TABLES}
+
+
+def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchStats) -> DltSource:
+    """The dlt source of one shop: a single resource that yields, per API page, an arrow table
+    for every warehouse table. The cursor is saved in dlt's resource state only after the last
+    page, so it is committed together with the data it covers."""
+
+    def pages() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        cursor: dict[str, Any] = {} if run.full_refresh else dict(state.get("cursor", {}))
+        client = platform.connect(shop, run.retry)
+        try:
+            for page in platform.fetch(client, shop, cursor, run):
+                stats.pages += 1
+                stats.requests = client.requests
+                rows, mapped = map_page(platform.map_order, map(scrub, page), run.started_at)
+                stats.orders += len(mapped)
+                stats.quarantined += len(rows.get("quarantine", []))
+                for table, data in iter_tables(platform.name, shop.name, rows, mapped):
+                    yield dlt.mark.with_hints(data, HINTS[table.name], create_table_variant=True)
+        finally:
+            stats.requests = client.requests
+            client.close()
+        state["cursor"] = cursor
+        stats.cursor = dict(cursor)
+
+    def shop_orders() -> Any:
+        return dlt.resource(pages, name="orders")
+
+    return dlt.source(shop_orders, name=platform.name, max_table_nesting=0)()

@@ -1,0 +1,194 @@
+"""The HTTP core every source uses: one httpx client per shop with its auth, bounded retries
+with backoff (honouring Retry-After), pacing from rate-limit headers, and one-line errors that
+name the shop and URL but never a credential."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+log = logging.getLogger("shopduck.http")
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class ApiError(RuntimeError):
+    """A permanent failure talking to a shop's API; the message is one line for the user."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying (429, 5xx, a cut or truncated body)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts per request, backoff bounds and the per-request timeout."""
+
+    attempts: int = 6
+    initial_wait: float = 1.0
+    max_wait: float = 60.0
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class BucketPacer:
+    """Paces requests from a leaky-bucket header such as `X-Haravan-Api-Call-Limit: 32/80`.
+
+    When the bucket is fuller than `capacity - headroom`, sleep until it has leaked back down,
+    so a long backfill runs at the leak rate instead of bouncing off 429s.
+    """
+
+    header: str
+    leak_per_second: float
+    headroom: int = 8
+
+    def wait_after(self, headers: httpx.Headers) -> float:
+        """Seconds to wait before the next request, given the last response's headers."""
+        value = headers.get(self.header)
+        if not value or "/" not in value:
+            return 0.0
+        used, capacity = (int(part) for part in value.split("/", 1))
+        excess = used - (capacity - self.headroom)
+        return max(0.0, excess / self.leak_per_second)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Headers for `Authorization: Bearer`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def require_safe_url(base_url: str) -> None:
+    """HTTPS is required for anything but loopback, so credentials never travel in clear."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return
+    raise ApiError(f"base_url {base_url!r} must use https (plain http only for localhost)")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class ApiClient:
+    """GETs JSON from one shop's API with auth, retries and pacing."""
+
+    def __init__(
+        self,
+        shop: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        policy: RetryPolicy | None = None,
+        pacer: BucketPacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        require_safe_url(base_url)
+        self.shop = shop
+        self.policy = policy or RetryPolicy()
+        self.pacer = pacer
+        self.requests = 0
+        self._sleep = sleep
+        self._pause_until = 0.0
+        self._lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", **(headers or {})},
+            auth=auth,
+            timeout=self.policy.timeout,
+            verify=True,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The decoded JSON body of `GET path?params`, retried on transient failures."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((TransientError, httpx.TransportError)),
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        url = self._http.build_request("GET", path, params=params).url
+        try:
+            return retrying(self._get_once, path, params)
+        except TransientError as error:
+            raise ApiError(
+                f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: {error}"
+            ) from None
+        except httpx.TransportError as error:
+            raise ApiError(
+                f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: "
+                f"{type(error).__name__}: {error}"
+            ) from None
+
+    def _wait(self, retry_state: Any) -> float:
+        error = retry_state.outcome.exception()
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, self.policy.max_wait)
+        backoff = self.policy.initial_wait * 2 ** (retry_state.attempt_number - 1)
+        return min(self.policy.max_wait, backoff * (0.5 + random.random() / 2))
+
+    def _get_once(self, path: str, params: Mapping[str, Any] | None) -> Any:
+        self._respect_pacing()
+        self.requests += 1
+        response = self._http.get(path, params=params)
+        if self.pacer is not None:
+            with self._lock:
+                wait = self.pacer.wait_after(response.headers)
+                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientError(f"HTTP {status}", retry_after=_retry_after(response))
+        if status in (401, 403):
+            raise ApiError(
+                f"{self.shop}: HTTP {status} from GET {response.url}: the credentials were refused"
+            )
+        if status >= 400:
+            raise ApiError(f"{self.shop}: HTTP {status} from GET {response.url}")
+        return self._decode(response)
+
+    def _respect_pacing(self) -> None:
+        with self._lock:
+            delay = self._pause_until - time.monotonic()
+        if delay > 0:
+            log.debug("%s: pacing %.2fs for the rate limit", self.shop, delay)
+            self._sleep(delay)
+
+    def _decode(self, response: httpx.Response) -> Any:
+        content_type = response.headers.get("Content-Type", "")
+        body = response.content
+        if "html" in content_type or body.lstrip()[:1] == b"<":
+            raise ApiError(
+                f"{self.shop}: GET {response.url} returned an HTML page, not JSON "
+                f"(is base_url right?)"
+            )
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError as error:
+            # A cut or truncated body: the next attempt usually gets the whole page.
+            raise TransientError(f"invalid JSON body ({error.msg})") from None

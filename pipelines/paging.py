@@ -1,0 +1,72 @@
+"""The ways the five APIs page, as generators of record lists (one list per response)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from pipelines.http import ApiClient, ApiError
+
+Page = list[dict[str, Any]]
+
+
+def _records(body: Any, envelope: str, client: ApiClient) -> Page:
+    records = body.get(envelope) if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise ApiError(f"{client.shop}: response has no {envelope!r} list")
+    return records
+
+
+def keyset_pages(
+    client: ApiClient,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    envelope: str,
+    id_param: str,
+    inclusive: bool = False,
+    after_id: int | None = None,
+    page_size: int | None = None,
+    is_last: Callable[[Any], bool] | None = None,
+) -> Iterator[Page]:
+    """Pages of records with ascending ids, each request asking for ids after the last one seen.
+
+    `id_param` is `since_id` (ids greater than; `inclusive=False`) or an `id` filter meaning
+    "greater or equal" (`inclusive=True`). Keyset paging never skips a record when others are
+    deleted or updated while it runs, unlike page numbers. Stops on an empty page, a page
+    shorter than `page_size` (when the server honours one), or when `is_last(body)` says so.
+    """
+    last = after_id
+    while True:
+        query = dict(params)
+        if last is not None:
+            query[id_param] = last + 1 if inclusive else last
+        body = client.get(path, query)
+        records = _records(body, envelope, client)
+        if not records:
+            return
+        yield records
+        last = max(int(record["id"]) for record in records)
+        if (page_size is not None and len(records) < page_size) or (is_last and is_last(body)):
+            return
+
+
+def offset_pages(
+    client: ApiClient,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    envelope: str,
+    page_size: int,
+    has_next: Callable[[Any], bool],
+) -> Iterator[Page]:
+    """Pages fetched with `start`/`limit` offsets until `has_next(body)` is false."""
+    start = 0
+    while True:
+        body = client.get(path, {**params, "start": start, "limit": page_size})
+        records = _records(body, envelope, client)
+        if records:
+            yield records
+        if not records or not has_next(body):
+            return
+        start += len(records)

@@ -1,0 +1,10 @@
+"""The platform modules by platform id."""
+
+from __future__ import annotations
+
+from pipelines import haravan
+from pipelines.core import Platform
+
+PLATFORMS: dict[str, Platform] = {
+    module.PLATFORM.name: module.PLATFORM for module in (haravan,)
+}

@@ -1,0 +1,201 @@
+"""The simulators' shared HTTP core: a loopback server that routes requests to a platform's
+renderer, checks credentials, enforces an optional leaky-bucket rate limit and injects faults
+(429s, 5xx bursts, slow responses, cut connections, truncated or HTML bodies) on request."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from simulators.model import Store
+
+FAULTS = ("429", "429-bare", "500", "502", "503", "slow", "cut", "truncated", "html")
+
+
+class Response:
+    """What a route answers: status, JSON body and extra headers."""
+
+    def __init__(self, body: Any, status: int = 200, headers: dict[str, str] | None = None):
+        self.body = body
+        self.status = status
+        self.headers = headers or {}
+
+
+Query = dict[str, str]
+
+
+class Renderer(Protocol):
+    """A platform's API: its credentials check and its routes over the shared store."""
+
+    name: str
+    rate_limit_header: str | None
+
+    def authorized(self, authorization: str | None) -> bool: ...
+
+    def route(self, path: str, query: Query) -> Response | None: ...
+
+
+@dataclass
+class LeakyBucket:
+    """Haravan-style call limit: `capacity` calls, leaking `leak_per_second`."""
+
+    capacity: int = 80
+    leak_per_second: float = 4.0
+    level: float = 0.0
+    updated: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> tuple[bool, int]:
+        """Count one call; False when the bucket is full (answer 429)."""
+        with self.lock:
+            now = time.monotonic()
+            self.level = max(0.0, self.level - (now - self.updated) * self.leak_per_second)
+            self.updated = now
+            if self.level + 1 > self.capacity:
+                return False, int(self.level)
+            self.level += 1
+            return True, round(self.level)
+
+
+class Simulator:
+    """A running simulator: `store` holds the data, `faults` queues faults for the next
+    requests, `hooks` run before each list request (to mutate data mid-load)."""
+
+    def __init__(self, renderer: Renderer, store: Store, *, port: int = 0,
+                 rate_limit: LeakyBucket | None = None, retry_after: str = "2.0",
+                 slow_seconds: float = 3.0) -> None:
+        self.renderer = renderer
+        self.store = store
+        self.rate_limit = rate_limit
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self.faults: deque[str] = deque()
+        self.hooks: list[Callable[[int], None]] = []
+        self.requests: list[str] = []
+        self.throttled = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Simulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, faults: Iterable[str]) -> None:
+        """Queue faults, one per upcoming request, in order."""
+        for fault in faults:
+            if fault not in FAULTS:
+                raise ValueError(f"unknown fault {fault!r}")
+            self.faults.append(fault)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                simulator._serve(self)
+
+        return Handler
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        self.requests.append(handler.path)
+        for hook in list(self.hooks):
+            hook(len(self.requests))
+        fault = self.faults.popleft() if self.faults else None
+        if fault is not None and self._fault(handler, fault):
+            return
+        headers: dict[str, str] = {}
+        if self.rate_limit is not None:
+            allowed, level = self.rate_limit.take()
+            headers[self.renderer.rate_limit_header or "X-Rate-Limit"] = (
+                f"{level}/{self.rate_limit.capacity}"
+            )
+            if not allowed:
+                self.throttled += 1
+                self._send(handler, 429, {"errors": "Exceeded call limit"},
+                           {**headers, "Retry-After": self.retry_after})
+                return
+        if not self.renderer.authorized(handler.headers.get("Authorization")):
+            self._send(handler, 401, {"errors": "[API] Invalid API key or access token"})
+            return
+        try:
+            with self.store.lock:
+                response = self.renderer.route(parts.path, query)
+        except (ValueError, KeyError) as error:
+            self._send(handler, 400, {"errors": f"bad request: {error}"})
+            return
+        if response is None:
+            self._send(handler, 404, {"errors": "Not Found"})
+            return
+        self._send(handler, response.status, response.body, {**headers, **response.headers})
+
+    def _fault(self, handler: BaseHTTPRequestHandler, fault: str) -> bool:
+        """Serve an injected fault; True when the request is answered."""
+        if fault == "429":
+            self._send(handler, 429, {"errors": "Too many requests"}, {"Retry-After": self.retry_after})
+        elif fault == "429-bare":
+            self._send(handler, 429, {"errors": "Too many requests"})
+        elif fault in ("500", "502", "503"):
+            self._send(handler, int(fault), {"errors": "server error"})
+        elif fault == "slow":
+            time.sleep(self.slow_seconds)
+            return False
+        elif fault == "html":
+            body = b"<html><body><h1>Maintenance</h1></body></html>"
+            self._raw(handler, 200, body, "text/html", len(body))
+        elif fault == "cut":
+            body = b'{"orders": [{"id": 1'
+            self._raw(handler, 200, body, "application/json", len(body) + 500)
+            handler.close_connection = True
+        elif fault == "truncated":
+            body = b'{"orders": [{"id": 1, "line_items": ['
+            self._raw(handler, 200, body, "application/json", len(body))
+        return True
+
+    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
+              headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, default=str).encode()
+        self._raw(handler, status, data, "application/json; charset=utf-8", len(data), headers)
+
+    @staticmethod
+    def _raw(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
+             length: int, headers: dict[str, str] | None = None) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(length))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        try:
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass

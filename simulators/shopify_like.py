@@ -1,0 +1,117 @@
+"""List, count and single-order routes shared by the Shopify-shaped APIs (Haravan, Spiffy
+Stores, FlickRocket): the filters each document lists, default status, limit caps, `page`,
+`since_id`, `ids` and `fields`. A platform subclass renders one order and sets its quirks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from simulators.model import Order, Store
+from simulators.server import Query, Response
+
+_ZONE = re.compile(r"\s+[A-Z]{3,4}\s+([+-]\d{2}:?\d{2})$")  # "2005-07-31 15:57:11 EDT -04:00"
+
+
+def parse_time(value: str) -> datetime:
+    """A filter timestamp in any of the documents' formats; no offset means UTC."""
+    text = value.strip().replace("Z", "+00:00")
+    zone = _ZONE.search(text)
+    if zone:
+        text = text[: zone.start()] + zone.group(1)
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def status_of(order: Order) -> str:
+    if order.cancelled_at is not None:
+        return "cancelled"
+    return "closed" if order.closed_at is not None else "open"
+
+
+class ShopifyLikeApi:
+    """Routes of a Shopify-shaped orders API over a `Store`."""
+
+    name = "shopify-like"
+    prefix = "/api"
+    rate_limit_header: str | None = None
+    default_limit: int | None = 50
+    max_limit: int = 250
+    server_page_size: int | None = None  # set when the server ignores `limit`
+    default_status: str | None = "open"
+    fulfillment_status_param = "fulfillment_status"
+    time_filters: dict[str, Callable[[Order], datetime | None]] = {
+        "created_at": lambda o: o.created_at,
+        "updated_at": lambda o: o.updated_at,
+    }
+
+    def __init__(self, store: Store, credentials: str = "Bearer sim-token") -> None:
+        self.store = store
+        self.credentials = credentials
+
+    def authorized(self, authorization: str | None) -> bool:
+        return authorization == self.credentials
+
+    def render(self, order: Order) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # --- routing -------------------------------------------------------------------------
+    def route(self, path: str, query: Query) -> Response | None:
+        if path == f"{self.prefix}/orders.json":
+            return Response({"orders": self.list_orders(query)})
+        if path == f"{self.prefix}/orders/count.json":
+            return Response({"count": len(self.select(query))})
+        match = re.fullmatch(rf"{self.prefix}/orders/(\d+)\.json", path)
+        if match:
+            order = self.store.orders.get(int(match.group(1)))
+            if order is None:
+                return Response({"errors": "Not Found"}, status=404)
+            return Response({"order": self.fields(self.render(order), query)})
+        return None
+
+    def list_orders(self, query: Query) -> list[dict[str, Any]]:
+        orders = self.select(query)
+        if self.server_page_size is not None:
+            limit = self.server_page_size
+        else:
+            limit = min(int(query.get("limit") or self.default_limit or 50), self.max_limit)
+        page = max(1, int(query.get("page") or 1))
+        chosen = orders[(page - 1) * limit : page * limit]
+        return [self.fields(self.render(order), query) for order in chosen]
+
+    def select(self, query: Query) -> list[Order]:
+        """The orders matching every filter, ascending by id."""
+        orders = self.store.visible()
+        if "ids" in query:
+            wanted = {int(i) for i in query["ids"].split(",") if i}
+            orders = [o for o in orders if o.id in wanted]
+        if query.get("since_id"):
+            orders = [o for o in orders if o.id > int(query["since_id"])]
+        for name, value_of in self.time_filters.items():
+            low, high = query.get(f"{name}_min"), query.get(f"{name}_max")
+            if low:
+                orders = [o for o in orders if (value_of(o) or _NEVER) >= parse_time(low)]
+            if high:
+                orders = [o for o in orders if (value_of(o) or _NEVER) <= parse_time(high)]
+        status = query.get("status", self.default_status)
+        if status and status != "any":
+            orders = [o for o in orders if status_of(o) == status]
+        if query.get("financial_status") and query["financial_status"] != "any":
+            orders = [o for o in orders if o.financial_status == query["financial_status"]]
+        fulfillment = query.get(self.fulfillment_status_param)
+        if fulfillment and fulfillment != "any":
+            wanted_status = None if fulfillment in ("null", "not_fulfilled") else fulfillment
+            orders = [o for o in orders if o.fulfillment_status == wanted_status]
+        return orders
+
+    @staticmethod
+    def fields(payload: dict[str, Any], query: Query) -> dict[str, Any]:
+        if not query.get("fields"):
+            return payload
+        wanted = {f.strip() for f in query["fields"].split(",")}
+        return {k: v for k, v in payload.items() if k in wanted}
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)

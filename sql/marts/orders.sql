@@ -1,0 +1,49 @@
+-- reporting.orders: one row per order (deleted orders excluded), dated by its creation (UTC).
+-- gross_sales = sum(unit_price x quantity) over non-gift-card lines; discounts = the order's
+-- total discounts; refunds = refunded line subtotal of all its refunds, whatever their date;
+-- net_sales = gross_sales - discounts - refunds. Money is in the order's currency.
+create or replace view reporting.orders as
+with lines as (
+    select platform, shop, order_id,
+        sum(gross_sales) as gross_sales,
+        count(*) as line_count,
+        sum(quantity) as item_quantity
+    from reporting.stg_order_lines
+    group by all
+),
+
+refunds as (
+    select platform, shop, order_id,
+        sum(refunded_subtotal) as refunds,
+        sum(refunded_quantity) as refunded_quantity
+    from reporting.int_refunds
+    group by all
+),
+
+final as (
+    select
+        -- ids
+        o.platform, o.shop, o.order_id, o.order_number,
+        -- dates
+        o.order_date, o.created_at,
+        -- money
+        o.currency,
+        coalesce(l.gross_sales, 0) as gross_sales,
+        o.total_discounts as discounts,
+        coalesce(r.refunds, 0) as refunds,
+        coalesce(l.gross_sales, 0) - o.total_discounts - coalesce(r.refunds, 0) as net_sales,
+        o.total_tax as tax,
+        o.total_shipping as shipping,
+        o.total_price,
+        -- quantities
+        coalesce(l.line_count, 0) as line_count,
+        coalesce(l.item_quantity, 0) as item_quantity,
+        coalesce(r.refunded_quantity, 0) as refunded_quantity,
+        -- flags
+        o.is_cancelled, o.is_test
+    from reporting.stg_orders as o
+    left join lines as l using (platform, shop, order_id)
+    left join refunds as r using (platform, shop, order_id)
+)
+
+select * from final

@@ -1,0 +1,48 @@
+"""Mapping helpers that several platforms share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from transforms.values import round_cents
+
+
+def reconcile_to_total(amounts: Sequence[Decimal], total: Decimal | None) -> list[Decimal]:
+    """Computed tax amounts adjusted so that they add up to the order's `total`.
+
+    Platforms that send a taxed base and a rate (FlickRocket) round the order's tax once, so
+    per-line rounding can be off by a cent per line. The residue, when it is within that
+    rounding error, goes to the largest line; a larger gap is left for the checks to report.
+    """
+    rounded = [round_cents(amount) for amount in amounts]
+    if total is None or not rounded:
+        return rounded
+    residue = total - sum(rounded, Decimal(0))
+    if residue and abs(residue) <= Decimal("0.01") * len(rounded):
+        largest = max(range(len(rounded)), key=lambda i: abs(rounded[i]))
+        rounded[largest] += residue
+    return rounded
+
+
+def prorated(amount: Decimal | None, part: int, whole: int | None) -> Decimal:
+    """`amount` * part / whole, rounded to cents; zero when there is nothing to share."""
+    if not amount or not whole:
+        return Decimal(0)
+    return round_cents(amount * part / whole)
+
+
+def full_refund_lines(refund_id: str, order_id: str, lines: list[dict]) -> list[dict]:
+    """Refund lines for a refund of the whole order: every line, its full quantity and net."""
+    return [
+        {
+            "refund_id": refund_id,
+            "refund_line_id": line["line_id"],
+            "order_id": order_id,
+            "line_id": line["line_id"],
+            "quantity": line["quantity"],
+            "subtotal": (line["unit_price"] or Decimal(0)) * (line["quantity"] or 0)
+            - (line["total_discount"] or Decimal(0)),
+        }
+        for line in lines
+    ]

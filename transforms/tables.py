@@ -1,0 +1,249 @@
+"""The warehouse tables of the contract (`commerce` schema): columns, arrow types and keys.
+
+Every table starts with `platform` and `shop`. Child tables of an order are replaced as a whole
+when the order is reloaded: each page carries one reset marker row per order and child table,
+which dlt's delete-insert merge uses to delete the order's old rows (and then discards, because
+the marker column is a `hard_delete` hint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+ID = pa.string()
+TEXT = pa.string()
+MONEY = pa.decimal128(18, 4)
+RATE = pa.decimal128(12, 8)
+TIME = pa.timestamp("us", tz="UTC")
+INT = pa.int64()
+BOOL = pa.bool_()
+
+ORDER_KEY = ("platform", "shop", "order_id")
+RESET_MARKER = "_reset_marker"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One warehouse table: its name, unique key and typed columns (after platform, shop)."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, pa.DataType], ...]
+    child_of_order: bool = True  # replaced as a whole when its order is reloaded
+
+    @property
+    def schema(self) -> pa.Schema:
+        """Arrow schema of the rows a mapper produces (without platform and shop)."""
+        return pa.schema(
+            [
+                pa.field(name, kind, nullable=name not in self.key and name != "order_id")
+                for name, kind in self.columns
+            ]
+        )
+
+    def marker_key(self, order_id: str) -> dict[str, object]:
+        """Key values of the reset marker row that replaces `order_id`'s rows in this table."""
+        values: dict[str, object] = {"order_id": order_id}
+        for column, kind in self.columns:
+            if column in self.key and column not in values:
+                values[column] = -1 if kind == INT else f"~{order_id}"
+        return values
+
+
+ORDERS = Table(
+    "orders",
+    ORDER_KEY,
+    (
+        ("order_id", ID),
+        ("order_number", TEXT),
+        ("name", TEXT),
+        ("created_at", TIME),
+        ("updated_at", TIME),
+        ("processed_at", TIME),
+        ("cancelled_at", TIME),
+        ("closed_at", TIME),
+        ("cancel_reason", TEXT),
+        ("currency", TEXT),
+        ("financial_status", TEXT),
+        ("fulfillment_status", TEXT),
+        ("order_status", TEXT),
+        ("is_test", BOOL),
+        ("taxes_included", BOOL),
+        ("subtotal_price", MONEY),
+        ("total_discounts", MONEY),
+        ("total_shipping", MONEY),
+        ("total_tax", MONEY),
+        ("total_surcharge", MONEY),
+        ("total_price", MONEY),
+        ("customer_id", ID),
+        ("email", TEXT),
+        ("source_name", TEXT),
+        ("parent_order_id", ID),
+        ("return_source_order_id", ID),
+        ("is_deleted", BOOL),
+    ),
+    child_of_order=False,
+)
+ORDER_LINES = Table(
+    "order_lines",
+    (*ORDER_KEY, "line_id"),
+    (
+        ("order_id", ID),
+        ("line_id", ID),
+        ("product_id", ID),
+        ("variant_id", ID),
+        ("sku", TEXT),
+        ("title", TEXT),
+        ("variant_title", TEXT),
+        ("quantity", INT),
+        ("unit_price", MONEY),
+        ("total_discount", MONEY),
+        ("tax_amount", MONEY),
+        ("taxable", BOOL),
+        ("requires_shipping", BOOL),
+        ("is_gift_card", BOOL),
+    ),
+)
+REFUNDS = Table(
+    "refunds",
+    ("platform", "shop", "refund_id"),
+    (
+        ("refund_id", ID),
+        ("order_id", ID),
+        ("created_at", TIME),
+        ("note", TEXT),
+        ("restock", BOOL),
+        ("amount", MONEY),
+        ("is_derived", BOOL),
+    ),
+)
+REFUND_LINES = Table(
+    "refund_lines",
+    ("platform", "shop", "refund_id", "refund_line_id"),
+    (
+        ("refund_id", ID),
+        ("refund_line_id", ID),
+        ("order_id", ID),
+        ("line_id", ID),
+        ("quantity", INT),
+        ("subtotal", MONEY),
+    ),
+)
+TRANSACTIONS = Table(
+    "transactions",
+    ("platform", "shop", "transaction_id"),
+    (
+        ("transaction_id", ID),
+        ("order_id", ID),
+        ("refund_id", ID),
+        ("kind", TEXT),
+        ("status", TEXT),
+        ("amount", MONEY),
+        ("currency", TEXT),
+        ("gateway", TEXT),
+        ("created_at", TIME),
+        ("is_test", BOOL),
+    ),
+)
+TAX_LINES = Table(
+    "tax_lines",
+    (*ORDER_KEY, "scope", "line_id", "position"),
+    (
+        ("order_id", ID),
+        ("scope", TEXT),
+        ("line_id", ID),
+        ("position", INT),
+        ("title", TEXT),
+        ("rate", RATE),
+        ("amount", MONEY),
+    ),
+)
+DISCOUNTS = Table(
+    "discounts",
+    (*ORDER_KEY, "position"),
+    (("order_id", ID), ("position", INT), ("code", TEXT), ("type", TEXT), ("amount", MONEY)),
+)
+SHIPPING_LINES = Table(
+    "shipping_lines",
+    (*ORDER_KEY, "position"),
+    (("order_id", ID), ("position", INT), ("title", TEXT), ("code", TEXT), ("price", MONEY)),
+)
+FULFILLMENTS = Table(
+    "fulfillments",
+    ("platform", "shop", "fulfillment_id"),
+    (
+        ("fulfillment_id", ID),
+        ("order_id", ID),
+        ("status", TEXT),
+        ("created_at", TIME),
+        ("tracking_company", TEXT),
+        ("tracking_number", TEXT),
+    ),
+)
+ORDER_STATUS_HISTORY = Table(
+    "order_status_history",
+    (*ORDER_KEY, "position"),
+    (("order_id", ID), ("position", INT), ("status", TEXT), ("created_at", TIME), ("notes", TEXT)),
+)
+RAW_ORDERS = Table(
+    "raw_orders",
+    ORDER_KEY,
+    (("order_id", ID), ("updated_at", TIME), ("payload", TEXT)),
+    child_of_order=False,
+)
+QUARANTINE = Table(
+    "quarantine",
+    (*ORDER_KEY, "reason"),
+    (("order_id", ID), ("reason", TEXT), ("payload", TEXT), ("seen_at", TIME)),
+)
+
+TABLES: tuple[Table, ...] = (
+    ORDERS,
+    ORDER_LINES,
+    REFUNDS,
+    REFUND_LINES,
+    TRANSACTIONS,
+    TAX_LINES,
+    DISCOUNTS,
+    SHIPPING_LINES,
+    FULFILLMENTS,
+    ORDER_STATUS_HISTORY,
+    RAW_ORDERS,
+    QUARANTINE,
+)
+TABLES_BY_NAME = {table.name: table for table in TABLES}
+JSON_COLUMNS = {"raw_orders": ("payload",), "quarantine": ("payload",)}
+
+Rows = dict[str, list[dict[str, object]]]
+
+
+def to_arrow(
+    table: Table, platform: str, shop: str, rows: list[dict[str, object]], reset_orders: Iterable[str]
+) -> pa.Table:
+    """Arrow table of `rows` with platform and shop prepended and, for child tables, one reset
+    marker row per order in `reset_orders` (which deletes that order's previous rows)."""
+    markers = [table.marker_key(order_id) for order_id in reset_orders] if table.child_of_order else []
+    body = pa.Table.from_pylist(rows + markers, schema=table.schema)
+    count = body.num_rows
+    body = body.add_column(0, pa.field("shop", ID, nullable=False), pa.array([shop] * count, ID))
+    body = body.add_column(
+        0, pa.field("platform", ID, nullable=False), pa.array([platform] * count, ID)
+    )
+    if table.child_of_order:
+        flags = [False] * len(rows) + [True] * len(markers)
+        body = body.append_column(pa.field(RESET_MARKER, BOOL), pa.array(flags, BOOL))
+    return body
+
+
+def iter_tables(
+    platform: str, shop: str, rows: Rows, mapped_orders: list[str]
+) -> Iterator[tuple[Table, pa.Table]]:
+    """Arrow tables for one page: every table with rows or with orders to reset."""
+    for table in TABLES:
+        table_rows = rows.get(table.name, [])
+        resets = mapped_orders if table.child_of_order else ()
+        if table_rows or (table.child_of_order and mapped_orders):
+            yield table, to_arrow(table, platform, shop, table_rows, resets)
