@@ -34,7 +34,9 @@ def cmd_load(args: argparse.Namespace) -> int:
     warehouse = warehouse_path(args.warehouse)
     shops = configured_shops(args.platform or (), args.shop or ())
     if not shops:
-        print("shopduck: no shop is configured (set SOURCES__<PLATFORM>__BASE_URL)", file=sys.stderr)
+        print(
+            "shopduck: no shop is configured (set SOURCES__<PLATFORM>__BASE_URL)", file=sys.stderr
+        )
         return 2
     options = RunOptions(
         started_at=datetime.now(UTC),

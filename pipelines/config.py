@@ -59,9 +59,7 @@ def _read_shop(platform: str, section: str, name: str | None) -> Shop | None:
     )
 
 
-def configured_shops(
-    platforms: Iterable[str] = (), shops: Iterable[str] = ()
-) -> list[Shop]:
+def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -> list[Shop]:
     """Every configured shop, optionally only of the given platforms or with the given labels.
     A platform without a `BASE_URL` has no shop and is skipped."""
     wanted_platforms, wanted_shops = set(platforms), set(shops)

@@ -125,7 +125,9 @@ def _floor(moment: datetime, precision: timedelta) -> datetime:
 
 def _hints(table_name: str) -> Any:
     table = next(t for t in TABLES if t.name == table_name)
-    columns: dict[str, Any] = {name: {"data_type": "json"} for name in JSON_COLUMNS.get(table_name, ())}
+    columns: dict[str, Any] = {
+        name: {"data_type": "json"} for name in JSON_COLUMNS.get(table_name, ())
+    }
     if table.child_of_order:
         columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": True}
     return dlt.mark.make_hints(

@@ -48,8 +48,10 @@ def _print_results(title: str, results: list[ShopResult]) -> None:
     print(f"\n{title}")
     for r in results:
         state = "ok" if r.ok else f"FAILED: {r.error}"
-        print(f"  {r.shop.platform:<12} {r.stats.orders:>6} orders  {r.stats.requests:>4} requests"
-              f"  {r.seconds:5.1f}s  {state}")
+        print(
+            f"  {r.shop.platform:<12} {r.stats.orders:>6} orders  {r.stats.requests:>4} requests"
+            f"  {r.seconds:5.1f}s  {state}"
+        )
 
 
 def run_demo(warehouse: Path, orders: int) -> int:

@@ -50,7 +50,8 @@ def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 def has_data(con: duckdb.DuckDBPyConnection) -> bool:
     """True once a load has created the commerce tables the models read."""
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'orders'",
+        "select count(*) from information_schema.tables "
+        "where table_schema = ? and table_name = 'orders'",
         [DATASET],
     ).fetchone()
     return bool(found and found[0])

@@ -5,6 +5,4 @@ from __future__ import annotations
 from pipelines import haravan
 from pipelines.core import Platform
 
-PLATFORMS: dict[str, Platform] = {
-    module.PLATFORM.name: module.PLATFORM for module in (haravan,)
-}
+PLATFORMS: dict[str, Platform] = {module.PLATFORM.name: module.PLATFORM for module in (haravan,)}

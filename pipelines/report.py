@@ -62,7 +62,9 @@ def summary(con: duckdb.DuckDBPyConnection, since: date | None, until: date | No
     return con.execute(SUMMARY_SQL, [since, until]).df()
 
 
-def top_refunded(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> pd.DataFrame:
+def top_refunded(
+    con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
+) -> pd.DataFrame:
     """The most refunded products over [since, until] (by refund date)."""
     return con.execute(TOP_REFUNDED_SQL, [since, until]).df()
 

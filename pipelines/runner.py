@@ -70,7 +70,9 @@ def one_line(error: BaseException) -> str:
     """The root cause of an error as one line: our own API errors as they are."""
     seen = error
     while True:
-        if isinstance(seen, (ApiError, ValueError)) and not seen.__class__.__module__.startswith("dlt"):
+        if isinstance(seen, (ApiError, ValueError)) and not seen.__class__.__module__.startswith(
+            "dlt"
+        ):
             break
         nested = getattr(seen, "exception", None) or seen.__cause__
         if nested is None or nested is seen:
@@ -120,8 +122,9 @@ def load_shops(
             pipelines[index] = pipeline
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
-            log.error("%s/%s: extraction failed: %s", result.shop.platform, result.shop.name,
-                      result.error)
+            log.error(
+                "%s/%s: extraction failed: %s", result.shop.platform, result.shop.name, result.error
+            )
         result.seconds = time.monotonic() - started
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as pool:
@@ -135,8 +138,9 @@ def load_shops(
             result.load_info = str(pipeline.load())
         except Exception as error:
             result.error = one_line(error)
-            log.error("%s/%s: load failed: %s", result.shop.platform, result.shop.name,
-                      result.error)
+            log.error(
+                "%s/%s: load failed: %s", result.shop.platform, result.shop.name, result.error
+            )
         result.seconds += time.monotonic() - started
     record_runs(warehouse, results, options.started_at)
     return results
@@ -160,8 +164,16 @@ def record_runs(warehouse: Path, results: list[ShopResult], started_at: datetime
             f"insert into {DATASET}.load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    r.shop.platform, r.shop.name, started_at, finished, r.ok, r.stats.orders,
-                    r.stats.quarantined, r.stats.requests, json.dumps(r.stats.cursor), r.error,
+                    r.shop.platform,
+                    r.shop.name,
+                    started_at,
+                    finished,
+                    r.ok,
+                    r.stats.orders,
+                    r.stats.quarantined,
+                    r.stats.requests,
+                    json.dumps(r.stats.cursor),
+                    r.error,
                 )
                 for r in results
             ],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from simulators.model import Order, optional
 from simulators.shopify_like import ShopifyLikeApi
@@ -26,7 +26,7 @@ class HaravanApi(ShopifyLikeApi):
     rate_limit_header = "X-Haravan-Api-Call-Limit"
     default_limit = 50
     max_limit = 250
-    time_filters = {
+    time_filters: ClassVar = {
         **ShopifyLikeApi.time_filters,
         "processed_at": lambda o: o.created_at,
     }
@@ -50,27 +50,41 @@ class HaravanApi(ShopifyLikeApi):
                 "variant_id": line.variant_id,
                 "variant_title": line.variant_title,
                 "vendor": None,
-                "name": f"{line.title} - {line.variant_title}" if line.variant_title else line.title,
+                "name": f"{line.title} - {line.variant_title}"
+                if line.variant_title
+                else line.title,
                 "properties": [],
                 "product_exists": True,
                 "fulfillable_quantity": 0 if order.fulfillment else line.quantity,
                 "total_discount": money(line.discount),
                 "tax_lines": [
                     {"price": money(tax), "rate": float(order.tax_rate), "title": order.tax_title}
-                ] if tax else [],
+                ]
+                if tax
+                else [],
             }
 
         shipping_lines = []
         if order.shipping:
             title, code, price = order.shipping
             shipping_tax = order.shipping_tax
-            shipping_lines.append({
-                "code": code, "price": money(price), "source": "haravan", "title": title,
-                "tax_lines": [
-                    {"price": money(shipping_tax), "rate": float(order.tax_rate),
-                     "title": order.tax_title}
-                ] if shipping_tax else [],
-            })
+            shipping_lines.append(
+                {
+                    "code": code,
+                    "price": money(price),
+                    "source": "haravan",
+                    "title": title,
+                    "tax_lines": [
+                        {
+                            "price": money(shipping_tax),
+                            "rate": float(order.tax_rate),
+                            "title": order.tax_title,
+                        }
+                    ]
+                    if shipping_tax
+                    else [],
+                }
+            )
         lines = {line.id: line_item(line) for line in order.lines}
         total_tax = order.total_tax
         return {
@@ -109,22 +123,36 @@ class HaravanApi(ShopifyLikeApi):
             "note_attributes": [],
             "tax_lines": [
                 {"price": money(total_tax), "rate": float(order.tax_rate), "title": order.tax_title}
-            ] if total_tax else [],
+            ]
+            if total_tax
+            else [],
             "line_items": list(lines.values()),
             "shipping_lines": shipping_lines,
             "fulfillments": [
                 {
-                    "created_at": when(at), "id": fid, "order_id": order.id, "service": "manual",
-                    "status": "success", "tracking_company": "UPS", "tracking_number": tracking,
-                    "updated_at": when(at), "line_items": list(lines.values()),
+                    "created_at": when(at),
+                    "id": fid,
+                    "order_id": order.id,
+                    "service": "manual",
+                    "status": "success",
+                    "tracking_company": "UPS",
+                    "tracking_number": tracking,
+                    "updated_at": when(at),
+                    "line_items": list(lines.values()),
                 }
                 for fid, at, tracking in optional(order.fulfillment)
             ],
             "transactions": [
                 {
-                    "amount": money(order.total_price), "created_at": when(order.created_at),
-                    "currency": order.currency, "gateway": "bogus", "id": order.payment_id,
-                    "kind": "sale", "order_id": order.id, "status": "success", "test": order.test,
+                    "amount": money(order.total_price),
+                    "created_at": when(order.created_at),
+                    "currency": order.currency,
+                    "gateway": "bogus",
+                    "id": order.payment_id,
+                    "kind": "sale",
+                    "order_id": order.id,
+                    "status": "success",
+                    "test": order.test,
                 }
             ],
             "refunds": [
@@ -136,28 +164,44 @@ class HaravanApi(ShopifyLikeApi):
                     "restock": refund.restock,
                     "user_id": 799407056,
                     "refund_line_items": [
-                        {"id": rl_id, "line_item_id": line_id, "quantity": quantity,
-                         "line_item": lines[line_id]}
-                        for rl_id, line_id, quantity in refund.lines if line_id in lines
+                        {
+                            "id": rl_id,
+                            "line_item_id": line_id,
+                            "quantity": quantity,
+                            "line_item": lines[line_id],
+                        }
+                        for rl_id, line_id, quantity in refund.lines
+                        if line_id in lines
                     ],
                     "transactions": [
                         {
-                            "amount": money(refund.amount), "authorization": "authorization-key",
-                            "created_at": when(refund.created_at), "currency": order.currency,
-                            "gateway": "bogus", "id": refund.transaction_id, "kind": "refund",
-                            "order_id": order.id, "status": "success", "test": order.test,
+                            "amount": money(refund.amount),
+                            "authorization": "authorization-key",
+                            "created_at": when(refund.created_at),
+                            "currency": order.currency,
+                            "gateway": "bogus",
+                            "id": refund.transaction_id,
+                            "kind": "refund",
+                            "order_id": order.id,
+                            "status": "success",
+                            "test": order.test,
                         }
                     ],
                 }
                 for refund in order.refunds
             ],
             "customer": {
-                "id": order.customer_id, "email": order.email, "first_name": "Bob",
-                "last_name": "Norman", "orders_count": 1, "state": "disabled",
+                "id": order.customer_id,
+                "email": order.email,
+                "first_name": "Bob",
+                "last_name": "Norman",
+                "orders_count": 1,
+                "state": "disabled",
                 "total_spent": money(order.total_price),
             },
             "payment_details": {
-                "credit_card_bin": "424242", "credit_card_company": "Visa",
+                "credit_card_bin": "424242",
+                "credit_card_company": "Visa",
                 "credit_card_number": "•••• •••• •••• 4242",
             },
         }

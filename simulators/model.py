@@ -320,7 +320,11 @@ class Store:
         for line_id, quantity in picked.items():
             line = order.line(line_id)
             share = line.price * quantity - line.discount * quantity / line.quantity
-            tax = Decimal(0) if order.taxes_included else order.line_tax(line) * quantity / line.quantity
+            tax = (
+                Decimal(0)
+                if order.taxes_included
+                else order.line_tax(line) * quantity / line.quantity
+            )
             amount += order.round(share + tax)
             refund_lines.append((self._child_id(), line_id, quantity))
         refund = Refund(
@@ -402,4 +406,3 @@ class Store:
                     self.touch(order_id)
                     done["updates"] += 1
         return done
-

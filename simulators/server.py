@@ -4,6 +4,7 @@ renderer, checks credentials, enforces an optional leaky-bucket rate limit and i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -68,9 +69,16 @@ class Simulator:
     """A running simulator: `store` holds the data, `faults` queues faults for the next
     requests, `hooks` run before each list request (to mutate data mid-load)."""
 
-    def __init__(self, renderer: Renderer, store: Store, *, port: int = 0,
-                 rate_limit: LeakyBucket | None = None, retry_after: str = "2.0",
-                 slow_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        store: Store,
+        *,
+        port: int = 0,
+        rate_limit: LeakyBucket | None = None,
+        retry_after: str = "2.0",
+        slow_seconds: float = 3.0,
+    ) -> None:
         self.renderer = renderer
         self.store = store
         self.rate_limit = rate_limit
@@ -141,8 +149,12 @@ class Simulator:
             )
             if not allowed:
                 self.throttled += 1
-                self._send(handler, 429, {"errors": "Exceeded call limit"},
-                           {**headers, "Retry-After": self.retry_after})
+                self._send(
+                    handler,
+                    429,
+                    {"errors": "Exceeded call limit"},
+                    {**headers, "Retry-After": self.retry_after},
+                )
                 return
         if not self.renderer.authorized(handler.headers.get("Authorization")):
             self._send(handler, 401, {"errors": "[API] Invalid API key or access token"})
@@ -161,7 +173,9 @@ class Simulator:
     def _fault(self, handler: BaseHTTPRequestHandler, fault: str) -> bool:
         """Serve an injected fault; True when the request is answered."""
         if fault == "429":
-            self._send(handler, 429, {"errors": "Too many requests"}, {"Retry-After": self.retry_after})
+            self._send(
+                handler, 429, {"errors": "Too many requests"}, {"Retry-After": self.retry_after}
+            )
         elif fault == "429-bare":
             self._send(handler, 429, {"errors": "Too many requests"})
         elif fault in ("500", "502", "503"):
@@ -181,21 +195,30 @@ class Simulator:
             self._raw(handler, 200, body, "application/json", len(body))
         return True
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = json.dumps(body, default=str).encode()
         self._raw(handler, status, data, "application/json; charset=utf-8", len(data), headers)
 
     @staticmethod
-    def _raw(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
-             length: int, headers: dict[str, str] | None = None) -> None:
+    def _raw(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        data: bytes,
+        content_type: str,
+        length: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(length))
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
         handler.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from simulators.model import Order, Store
 from simulators.server import Query, Response
@@ -42,7 +42,7 @@ class ShopifyLikeApi:
     server_page_size: int | None = None  # set when the server ignores `limit`
     default_status: str | None = "open"
     fulfillment_status_param = "fulfillment_status"
-    time_filters: dict[str, Callable[[Order], datetime | None]] = {
+    time_filters: ClassVar[dict[str, Callable[[Order], datetime | None]]] = {
         "created_at": lambda o: o.created_at,
         "updated_at": lambda o: o.updated_at,
     }

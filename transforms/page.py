@@ -57,7 +57,11 @@ def map_page(
         try:
             order_rows = mapper(payload)
         except _BAD_INPUT as error:
-            reason = str(error) if isinstance(error, MappingError) else f"{type(error).__name__}: {error}"
+            reason = (
+                str(error)
+                if isinstance(error, MappingError)
+                else f"{type(error).__name__}: {error}"
+            )
             order_id = identifier(payload.get("id")) if isinstance(payload, Mapping) else None
             rows["quarantine"].append(
                 {"order_id": order_id or "", "reason": reason, "payload": raw, "seen_at": seen_at}

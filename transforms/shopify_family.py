@@ -39,7 +39,9 @@ def line_rows(
                 "quantity": v.quantity(item.get("quantity")),
                 "unit_price": money(item.get("price")),
                 "total_discount": money(item.get(discount)),
-                "tax_amount": sum((money(t.get("price")) or Decimal(0) for t in tax_lines), Decimal(0))
+                "tax_amount": sum(
+                    (money(t.get("price")) or Decimal(0) for t in tax_lines), Decimal(0)
+                )
                 if tax_lines
                 else None,
                 "taxable": v.flag(item.get("taxable")),
@@ -51,7 +53,11 @@ def line_rows(
 
 
 def tax_line_rows(
-    order_id: str, scope: str, line_id: str, tax_lines: list[Mapping[str, Any]], money: Money,
+    order_id: str,
+    scope: str,
+    line_id: str,
+    tax_lines: list[Mapping[str, Any]],
+    money: Money,
     first_position: int = 0,
 ) -> list[dict[str, Any]]:
     """`tax_lines` rows whose `price` is the tax amount and `rate` a fraction (Shopify's shape)."""
@@ -158,8 +164,11 @@ def transaction_rows(
 def refund_amount(transactions: list[dict]) -> Decimal:
     """Money returned by a refund: its successful refund transactions."""
     return sum(
-        (t["amount"] or Decimal(0) for t in transactions
-         if t["kind"] == "refund" and t["status"] in ("success", None)),
+        (
+            t["amount"] or Decimal(0)
+            for t in transactions
+            if t["kind"] == "refund" and t["status"] in ("success", None)
+        ),
         Decimal(0),
     )
 
@@ -182,8 +191,12 @@ def refund_rows(
     for refund in refunds:
         refund_id = v.required_id(refund.get("id"), "refund id")
         transactions = transaction_rows(
-            order_id, refund.get("transactions") or [], money,
-            refund_id=refund_id, default_kind="refund", currency=currency,
+            order_id,
+            refund.get("transactions") or [],
+            money,
+            refund_id=refund_id,
+            default_kind="refund",
+            currency=currency,
         )
         out["transactions"] += transactions
         out["refunds"].append(
@@ -220,4 +233,3 @@ def refund_rows(
                 }
             )
     return out
-

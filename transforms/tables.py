@@ -221,11 +221,17 @@ Rows = dict[str, list[dict[str, object]]]
 
 
 def to_arrow(
-    table: Table, platform: str, shop: str, rows: list[dict[str, object]], reset_orders: Iterable[str]
+    table: Table,
+    platform: str,
+    shop: str,
+    rows: list[dict[str, object]],
+    reset_orders: Iterable[str],
 ) -> pa.Table:
     """Arrow table of `rows` with platform and shop prepended and, for child tables, one reset
     marker row per order in `reset_orders` (which deletes that order's previous rows)."""
-    markers = [table.marker_key(order_id) for order_id in reset_orders] if table.child_of_order else []
+    markers = (
+        [table.marker_key(order_id) for order_id in reset_orders] if table.child_of_order else []
+    )
     body = pa.Table.from_pylist(rows + markers, schema=table.schema)
     count = body.num_rows
     body = body.add_column(0, pa.field("shop", ID, nullable=False), pa.array([shop] * count, ID))

@@ -1,0 +1,73 @@
+"""Shared fixtures: simulators on loopback, a temporary warehouse, and a loader with fast
+retries so fault tests run in milliseconds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.core import RunOptions, Shop
+from pipelines.http import RetryPolicy
+from pipelines.runner import ShopResult, load_shops
+from simulators.registry import SIMULATORS, start_simulator
+from simulators.server import Simulator
+
+FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.2, timeout=1.0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .dlt folder or SOURCES__ variables."""
+    monkeypatch.chdir(tmp_path)
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., Simulator]]:
+    """Factory: start a platform's simulator (stopped after the test)."""
+    started: list[Simulator] = []
+
+    def start(platform: str, orders: int = 120, **kwargs: object) -> Simulator:
+        sim = start_simulator(platform, orders=orders, retry_after="0.01", **kwargs)  # type: ignore[arg-type]
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def shop_for(platform: str, sim: Simulator, name: str | None = None, **overrides: object) -> Shop:
+    """A shop configured to reach `sim` with the credentials it accepts."""
+    fields: dict = {
+        "platform": platform,
+        "name": name or f"test-{platform}",
+        "base_url": sim.base_url,
+        "secrets": SIMULATORS[platform].credentials,
+    }
+    fields.update(overrides)
+    return Shop(**fields)
+
+
+def run_load(shops: list[Shop], warehouse: Path, **options: object) -> list[ShopResult]:
+    """Load `shops` now with fast retries; asserts nothing."""
+    run = RunOptions(started_at=datetime.now(UTC), retry=FAST_RETRY, **options)  # type: ignore[arg-type]
+    return load_shops(shops, warehouse, run)
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
