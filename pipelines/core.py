@@ -105,6 +105,14 @@ def updated_window(
     return Window(_floor(start, precision), end, next_cursor)
 
 
+def window_params(window: Window, time_format: Callable[[datetime], str]) -> dict[str, str]:
+    """`updated_at_min` / `updated_at_max` for a window, in the API's time format."""
+    params = {"updated_at_max": time_format(window.end)}
+    if window.start is not None:
+        params["updated_at_min"] = time_format(window.start)
+    return params
+
+
 def created_window_start(
     cursor: Mapping[str, Any], run: RunOptions, trailing_days: int
 ) -> datetime | None:

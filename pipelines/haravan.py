@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pipelines.core import Platform, RunOptions, Shop, updated_window
+from pipelines.core import Platform, RunOptions, Shop, updated_window, window_params
 from pipelines.http import ApiClient, BucketPacer, RetryPolicy, bearer
 from pipelines.paging import Page, keyset_pages
 from transforms.haravan import map_order
@@ -34,13 +34,7 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     """Every order (any status) updated inside the run's window, by since_id keyset."""
     window = updated_window(cursor, shop, run, precision=timedelta(seconds=1))
     page_size = min(shop.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-    params: dict[str, Any] = {
-        "status": "any",
-        "limit": page_size,
-        "updated_at_max": window.end.isoformat(),
-    }
-    if window.start is not None:
-        params["updated_at_min"] = window.start.isoformat()
+    params = {"status": "any", "limit": page_size, **window_params(window, datetime.isoformat)}
     yield from keyset_pages(
         client, ENDPOINT, params, envelope="orders", id_param="since_id", page_size=page_size
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines import haravan
+from pipelines import flickrocket, haravan, spiffy
 from pipelines.core import Platform
 
-PLATFORMS: dict[str, Platform] = {module.PLATFORM.name: module.PLATFORM for module in (haravan,)}
+PLATFORMS: dict[str, Platform] = {
+    module.PLATFORM.name: module.PLATFORM for module in (flickrocket, haravan, spiffy)
+}

@@ -3,13 +3,17 @@ the demo and the tests."""
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simulators.flickrocket import FlickRocketApi
 from simulators.haravan import HaravanApi
 from simulators.model import Store
 from simulators.server import LeakyBucket, Simulator
+from simulators.spiffy import SpiffyApi
 
 
 @dataclass(frozen=True)
@@ -22,9 +26,20 @@ class SimulatorSpec:
     authorization: str  # the Authorization header those credentials produce
 
 
+SPIFFY_BASIC = "Basic " + base64.b64encode(b"sim-key:sim-password").decode()
+
 SIMULATORS: dict[str, SimulatorSpec] = {
+    "flickrocket": SimulatorSpec(
+        FlickRocketApi, ("EUR", "USD"), {"access_token": "sim-token"}, "Bearer sim-token"
+    ),
     "haravan": SimulatorSpec(
         HaravanApi, ("VND", "USD", "EUR"), {"access_token": "sim-token"}, "Bearer sim-token"
+    ),
+    "spiffy": SimulatorSpec(
+        SpiffyApi,
+        ("AUD", "USD"),
+        {"api_key": "sim-key", "password": "sim-password"},
+        SPIFFY_BASIC,
     ),
 }
 
@@ -40,7 +55,9 @@ def start_simulator(
 ) -> Simulator:
     """Start a platform's simulator on loopback with `orders` seeded orders."""
     spec = SIMULATORS[platform]
-    store = Store(orders=orders, seed=seed, currencies=spec.currencies)
+    store = Store(
+        orders=orders, seed=seed + zlib.crc32(platform.encode()), currencies=spec.currencies
+    )
     api = spec.api(store, spec.authorization)
     bucket = LeakyBucket() if rate_limit else None
     return Simulator(api, store, port=port, rate_limit=bucket, retry_after=retry_after).start()

@@ -87,3 +87,61 @@ def shopify_like_totals(store: Store) -> Totals:
         ),
         "fulfillments": (sum(1 for o in orders if o.fulfillment),),
     }
+
+
+def flickrocket_totals(store: Store) -> Totals:
+    """FlickRocket: order-level tax, no order transactions (refund transactions only)."""
+    from simulators.flickrocket import order_tax, order_total
+
+    totals = shopify_like_totals(store)
+    orders = store.visible()
+    refunds = [r for o in orders for r in o.refunds]
+    taxes = [order_tax(o)[1] for o in orders if order_tax(o)[1]]
+    totals["orders"] = (
+        len(orders),
+        _sum(order_total(o) for o in orders),
+        _sum(order_tax(o)[1] for o in orders),
+        _sum(o.total_shipping for o in orders),
+    )
+    totals["transactions"] = (len(refunds), _sum(r.amount for r in refunds))
+    totals["tax_lines"] = (len(taxes), _sum(taxes))
+    return totals
+
+
+def spiffy_totals(store: Store) -> Totals:
+    """Spiffy: surcharges, cart discounts, refunds derived from successful refund transactions."""
+    from simulators.spiffy import order_total
+
+    totals = shopify_like_totals(store)
+    orders = store.visible()
+    refunds = [r for o in orders for r in o.refunds]
+    declined = [r for r in refunds if r.id % 5 == 0]
+    cart = [d for o in orders if (d := _sum(line.discount for line in o.lines))]
+    coupons = [o.discount_code[2] for o in orders if o.discount_code]
+    totals["orders"] = (
+        len(orders),
+        _sum(order_total(o) for o in orders),
+        _sum(o.total_tax for o in orders),
+        _sum(o.total_shipping for o in orders),
+    )
+    totals["refund_lines"] = (0, ZERO)
+    totals["transactions"] = (
+        len(orders) + len(refunds) + len(declined),
+        _sum(order_total(o) for o in orders) + _sum(r.amount for r in refunds + declined),
+    )
+    taxes = [o.total_tax for o in orders if o.total_tax]
+    totals["tax_lines"] = (len(taxes), _sum(taxes))
+    totals["discounts"] = (len(coupons) + len(cart), _sum(coupons) + _sum(cart))
+    return totals
+
+
+EXPECTED = {
+    "haravan": shopify_like_totals,
+    "flickrocket": flickrocket_totals,
+    "spiffy": spiffy_totals,
+}
+
+
+def expected_totals(platform: str, store: Store) -> Totals:
+    """The measures a correct load of `store` gives for `platform`."""
+    return EXPECTED[platform](store)
