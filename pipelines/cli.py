@@ -90,7 +90,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     print(f"{args.platform} simulator with {args.orders} orders at {simulator.base_url}")
     print("Point shopduck at it with:")
     print(f"  export {prefix}BASE_URL={simulator.base_url}")
-    for key, value in spec.credentials.items():
+    for key, value in {**spec.credentials, **spec.options}.items():
         print(f"  export {prefix}{key.upper()}={value}")
     print("Press Ctrl-C to stop.")
     try:

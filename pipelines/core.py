@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dlt
@@ -14,7 +15,7 @@ from dlt.extract import DltSource
 from pipelines.http import ApiClient, RetryPolicy
 from pipelines.paging import Page
 from transforms.page import OrderMapper, map_page, scrub
-from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, iter_tables
+from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, Rows, iter_tables
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,14 @@ class Platform:
     name: str
     connect: Callable[[Shop, RetryPolicy], ApiClient]
     fetch: Fetch
-    map_order: OrderMapper
+    map_order: Callable[..., Rows]
     page_size: int | None
+    mapper_options: tuple[str, ...] = ()  # shop options the mapper takes (Lunasoft: currency)
+
+    def mapper(self, shop: Shop) -> OrderMapper:
+        """`map_order` with the shop's options it needs bound."""
+        options = {k: shop.options[k] for k in self.mapper_options if k in shop.options}
+        return partial(self.map_order, **options) if options else self.map_order
 
 
 @dataclass(frozen=True)
@@ -159,11 +166,12 @@ def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchS
         state = dlt.current.resource_state()
         cursor: dict[str, Any] = {} if run.full_refresh else dict(state.get("cursor", {}))
         client = platform.connect(shop, run.retry)
+        mapper = platform.mapper(shop)
         try:
             for page in platform.fetch(client, shop, cursor, run):
                 stats.pages += 1
                 stats.requests = client.requests
-                rows, mapped = map_page(platform.map_order, map(scrub, page), run.started_at)
+                rows, mapped = map_page(mapper, map(scrub, page), run.started_at)
                 stats.orders += len(mapped)
                 stats.quarantined += len(rows.get("quarantine", []))
                 for table, data in iter_tables(platform.name, shop.name, rows, mapped):

@@ -24,6 +24,7 @@ def demo_shop(platform: str, simulator: Simulator) -> Shop:
         name=f"demo-{platform}",
         base_url=simulator.base_url,
         secrets=SIMULATORS[platform].credentials,
+        options=SIMULATORS[platform].options,
     )
 
 

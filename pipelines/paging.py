@@ -59,14 +59,22 @@ def offset_pages(
     envelope: str,
     page_size: int,
     has_next: Callable[[Any], bool],
+    overlap: int = 5,
 ) -> Iterator[Page]:
-    """Pages fetched with `start`/`limit` offsets until `has_next(body)` is false."""
-    start = 0
+    """Pages fetched with `start`/`limit` offsets until `has_next(body)` is false.
+
+    Offsets shift when a record already read is deleted, which would skip the record that slides
+    back across a page boundary; each page therefore starts `overlap` records before the end of
+    the previous one, and records already yielded in this run are dropped.
+    """
+    start, seen = 0, set()
     while True:
         body = client.get(path, {**params, "start": start, "limit": page_size})
         records = _records(body, envelope, client)
-        if records:
-            yield records
+        fresh = [r for r in records if r.get("id") not in seen]
+        seen.update(r.get("id") for r in fresh)
+        if fresh:
+            yield fresh
         if not records or not has_next(body):
             return
-        start += len(records)
+        start += max(1, len(records) - overlap)

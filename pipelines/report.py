@@ -36,8 +36,8 @@ where not r.is_test and not r.is_cancelled
   and r.refund_date >= coalesce(?::date, date '0001-01-01')
   and r.refund_date <= coalesce(?::date, date '9999-12-31')
 group by all
-order by refunds desc, refunded_quantity desc
-limit 10
+qualify row_number() over (partition by platform, shop, currency order by refunds desc) <= 3
+order by platform, shop, currency, refunds desc
 """
 
 
@@ -65,7 +65,7 @@ def summary(con: duckdb.DuckDBPyConnection, since: date | None, until: date | No
 def top_refunded(
     con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
 ) -> pd.DataFrame:
-    """The most refunded products over [since, until] (by refund date)."""
+    """The three most refunded products per platform, shop and currency (by refund date)."""
     return con.execute(TOP_REFUNDED_SQL, [since, until]).df()
 
 

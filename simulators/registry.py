@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.flickrocket import FlickRocketApi
 from simulators.haravan import HaravanApi
+from simulators.lunasoft import LunasoftApi
+from simulators.merchantpro import MerchantProApi
 from simulators.model import Store
 from simulators.server import LeakyBucket, Simulator
 from simulators.spiffy import SpiffyApi
@@ -24,6 +26,7 @@ class SimulatorSpec:
     currencies: tuple[str, ...]
     credentials: dict[str, str]  # config key -> value the simulator accepts
     authorization: str  # the Authorization header those credentials produce
+    options: dict[str, str] = field(default_factory=dict)  # other shop keys it needs
 
 
 SPIFFY_BASIC = "Basic " + base64.b64encode(b"sim-key:sim-password").decode()
@@ -34,6 +37,15 @@ SIMULATORS: dict[str, SimulatorSpec] = {
     ),
     "haravan": SimulatorSpec(
         HaravanApi, ("VND", "USD", "EUR"), {"access_token": "sim-token"}, "Bearer sim-token"
+    ),
+    "lunasoft": SimulatorSpec(
+        LunasoftApi, ("USD",), {"api_key": "sim-token"}, "Bearer sim-token", {"currency": "USD"}
+    ),
+    "merchantpro": SimulatorSpec(
+        MerchantProApi,
+        ("RON", "USD"),
+        {"api_key": "sim-key", "api_secret": "sim-secret"},
+        "Basic " + base64.b64encode(b"sim-key:sim-secret").decode(),
     ),
     "spiffy": SimulatorSpec(
         SpiffyApi,

@@ -43,6 +43,20 @@ class Renderer(Protocol):
     def route(self, path: str, query: Query) -> Response | None: ...
 
 
+class BaseApi:
+    """What every platform's API shares: the store it serves and the credentials it accepts."""
+
+    name = "base"
+    rate_limit_header: str | None = None
+
+    def __init__(self, store: Store, credentials: str = "Bearer sim-token") -> None:
+        self.store = store
+        self.credentials = credentials
+
+    def authorized(self, authorization: str | None) -> bool:
+        return authorization == self.credentials
+
+
 @dataclass
 class LeakyBucket:
     """Haravan-style call limit: `capacity` calls, leaking `leak_per_second`."""

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from simulators.model import Order, Store
-from simulators.server import Query, Response
+from simulators.model import Order
+from simulators.server import BaseApi, Query, Response
 
 _ZONE = re.compile(r"\s+[A-Z]{3,4}\s+([+-]\d{2}:?\d{2})$")  # "2005-07-31 15:57:11 EDT -04:00"
 
@@ -31,12 +31,11 @@ def status_of(order: Order) -> str:
     return "closed" if order.closed_at is not None else "open"
 
 
-class ShopifyLikeApi:
+class ShopifyLikeApi(BaseApi):
     """Routes of a Shopify-shaped orders API over a `Store`."""
 
     name = "shopify-like"
     prefix = "/api"
-    rate_limit_header: str | None = None
     default_limit: int | None = 50
     max_limit: int = 250
     server_page_size: int | None = None  # set when the server ignores `limit`
@@ -46,13 +45,6 @@ class ShopifyLikeApi:
         "created_at": lambda o: o.created_at,
         "updated_at": lambda o: o.updated_at,
     }
-
-    def __init__(self, store: Store, credentials: str = "Bearer sim-token") -> None:
-        self.store = store
-        self.credentials = credentials
-
-    def authorized(self, authorization: str | None) -> bool:
-        return authorization == self.credentials
 
     def render(self, order: Order) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError

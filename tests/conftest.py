@@ -57,6 +57,7 @@ def shop_for(platform: str, sim: Simulator, name: str | None = None, **overrides
         "name": name or f"test-{platform}",
         "base_url": sim.base_url,
         "secrets": SIMULATORS[platform].credentials,
+        "options": SIMULATORS[platform].options,
     }
     fields.update(overrides)
     return Shop(**fields)

@@ -145,3 +145,49 @@ EXPECTED = {
 def expected_totals(platform: str, store: Store) -> Totals:
     """The measures a correct load of `store` gives for `platform`."""
     return EXPECTED[platform](store)
+
+
+def _full_refund_totals(orders: list, refunded: list) -> dict[str, tuple]:
+    lines = [line for o in refunded for line in o.lines]
+    return {
+        "refunds": (len(refunded), _sum(o.total_price for o in refunded)),
+        "refund_lines": (len(lines), sum(line.quantity for line in lines)),
+    }
+
+
+def merchantpro_totals(store: Store) -> Totals:
+    """MerchantPro: line and shipping tax lines, coupons without amounts, derived full refunds."""
+    totals = shopify_like_totals(store)
+    orders = store.visible()
+    refunded = [o for o in orders if o.financial_status == "refunded"]
+    line_taxes = [o.line_tax(line) for o in orders for line in o.lines if o.line_tax(line)]
+    shipping_taxes = [o.shipping_tax for o in orders if o.shipping and o.shipping_tax]
+    totals.update(_full_refund_totals(orders, refunded))
+    totals["transactions"] = (0, ZERO)
+    totals["tax_lines"] = (
+        len(line_taxes) + len(shipping_taxes),
+        _sum(line_taxes) + _sum(shipping_taxes),
+    )
+    totals["discounts"] = (sum(1 for o in orders if o.discount_code), ZERO)
+    totals["fulfillments"] = (0,)
+    return totals
+
+
+def lunasoft_totals(store: Store) -> Totals:
+    """Lunasoft: one order-scope tax line, promo discounts, refunds derived from the history."""
+    totals = shopify_like_totals(store)
+    orders = store.visible()
+    refunded = [o for o in orders if any(status == "Refunded" for _, status, _ in o.history)]
+    taxes = [o.total_tax for o in orders if o.total_tax]
+    rules = [d for o in orders if (d := _sum(line.discount for line in o.lines))]
+    coupons = [o.discount_code[2] for o in orders if o.discount_code]
+    totals.update(_full_refund_totals(orders, refunded))
+    totals["transactions"] = (0, ZERO)
+    totals["tax_lines"] = (len(taxes), _sum(taxes))
+    totals["discounts"] = (len(coupons) + len(rules), _sum(coupons) + _sum(rules))
+    totals["fulfillments"] = (0,)
+    return totals
+
+
+EXPECTED["merchantpro"] = merchantpro_totals
+EXPECTED["lunasoft"] = lunasoft_totals

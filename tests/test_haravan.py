@@ -144,7 +144,11 @@ def test_card_data_never_reaches_the_warehouse(simulator, warehouse):
     payloads = " ".join(
         p for (p,) in query(warehouse, "select payload::varchar from commerce.raw_orders")
     )
-    assert "credit_card_number" not in payloads and "•••• 4242" not in payloads and "credit_card_bin" not in payloads
+    assert (
+        "credit_card_number" not in payloads
+        and "•••• 4242" not in payloads
+        and "credit_card_bin" not in payloads
+    )
 
 
 @pytest.mark.parametrize("fault", ["cut", "truncated", "slow"])

@@ -1,0 +1,159 @@
+"""Lunasoft shopping-cart order payload -> warehouse rows.
+
+Everything is a string: ids, money ("322.85"), quantities ("1"). Empty strings and
+"0000-00-00" are not dates and become NULL. Timestamps look like `2015-04-27T17:34:31-0600`.
+Orders carry no currency (the shop's configured `currency` is used) and no line tax: the
+order's `tax` is one order-scope tax line. The `statuses` history goes to
+`order_status_history`; an order whose history reaches a refund status gives one derived full
+refund dated by that status entry, and a cancel status dates the cancellation. Card data
+(`card_last_4`, `card_type`, `check_num`) is stripped before mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from transforms import values as v
+from transforms.common import full_refund_lines
+from transforms.tables import Rows
+
+REFUND_STATUSES = {"refunded"}
+CANCEL_STATUSES = {"cancelled", "canceled"}
+money = v.money
+
+
+def history_rows(order_id: str, statuses: list[Mapping[str, Any]]) -> list[dict]:
+    """The status history, oldest first (the API lists newest first)."""
+    entries = [
+        {
+            "status": v.status(entry.get("status")),
+            "created_at": v.timestamp(entry.get("created")),
+            "notes": v.text(entry.get("notes")),
+            "_id": int(v.identifier(entry.get("id")) or 0),
+        }
+        for entry in statuses
+    ]
+    entries.sort(key=lambda e: e["_id"])
+    return [
+        {
+            "order_id": order_id,
+            "position": position,
+            "status": e["status"],
+            "created_at": e["created_at"],
+            "notes": e["notes"],
+        }
+        for position, e in enumerate(entries)
+    ]
+
+
+def discount_rows(order_id: str, order: Mapping[str, Any]) -> list[dict]:
+    """Promo code and promo rule discounts that took money off."""
+    parts = [
+        (v.text(order.get("promo_code")), "promo_code", money(order.get("promo_code_discount"))),
+        (None, "promo_rule", money(order.get("promo_rule_discount"))),
+        (None, "promo_rule_shipping", money(order.get("promo_rule_discount_shipping"))),
+    ]
+    kept = [(code, kind, amount) for code, kind, amount in parts if code or amount]
+    return [
+        {"order_id": order_id, "position": position, "code": code, "type": kind, "amount": amount}
+        for position, (code, kind, amount) in enumerate(kept)
+    ]
+
+
+def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
+    """All warehouse rows of one Lunasoft order; `currency` is the shop's configured one."""
+    order_id = v.required_id(order.get("id"), "order id")
+    history = history_rows(order_id, order.get("statuses") or [])
+    created = v.timestamp(order.get("created"))
+    lines = [
+        {
+            "order_id": order_id,
+            "line_id": v.required_id(item.get("id"), "line item id"),
+            "product_id": v.identifier(item.get("product_id")),
+            "sku": v.text(item.get("sku")),
+            "title": v.text(item.get("name")),
+            "quantity": v.quantity(item.get("quantity")),
+            "unit_price": money(item.get("cost")),
+            "total_discount": None,
+            "is_gift_card": v.flag(item.get("is_gift_certificate")),
+        }
+        for item in order.get("line_items") or []
+    ]
+    tax = money(order.get("tax"))
+    shipping = money(order.get("shipping_cost"))
+    discounts = discount_rows(order_id, order)
+    cancelled = next((e for e in history if e["status"] in CANCEL_STATUSES), None)
+    refunded = next((e for e in history if e["status"] in REFUND_STATUSES), None)
+    rows: Rows = {
+        "orders": [
+            {
+                "order_id": order_id,
+                "order_number": v.identifier(order.get("order_num")),
+                "created_at": created,
+                "updated_at": v.timestamp(order.get("modified")) or created,
+                "cancelled_at": cancelled["created_at"] if cancelled else None,
+                "currency": v.currency(currency),
+                "financial_status": "paid" if v.flag(order.get("is_paid")) else "pending",
+                "fulfillment_status": "fulfilled" if v.flag(order.get("is_fulfilled")) else None,
+                "order_status": v.status(order.get("current_status")),
+                "subtotal_price": sum(
+                    (
+                        money(i.get("total_cost")) or Decimal(0)
+                        for i in order.get("line_items") or []
+                    ),
+                    Decimal(0),
+                ),
+                "total_discounts": sum((d["amount"] or Decimal(0) for d in discounts), Decimal(0)),
+                "total_shipping": shipping,
+                "total_tax": tax,
+                "total_price": money(order.get("total")),
+                "customer_id": v.identifier(order.get("user_id")),
+                "email": v.text(order.get("email")),
+                "source_name": "web" if v.flag(order.get("web_order")) else None,
+            }
+        ],
+        "order_lines": lines,
+        "tax_lines": [
+            {
+                "order_id": order_id,
+                "scope": "order",
+                "line_id": "",
+                "position": 0,
+                "title": None,
+                "rate": None,
+                "amount": tax,
+            }
+        ]
+        if tax
+        else [],
+        "discounts": discounts,
+        "shipping_lines": [
+            {
+                "order_id": order_id,
+                "position": 0,
+                "title": v.text(order.get("shipping_option")),
+                "code": None,
+                "price": shipping,
+            }
+        ]
+        if shipping or order.get("shipping_option")
+        else [],
+        "order_status_history": history,
+    }
+    if refunded:
+        refund_id = f"{order_id}-refunded"
+        rows["refunds"] = [
+            {
+                "refund_id": refund_id,
+                "order_id": order_id,
+                "created_at": refunded["created_at"],
+                "note": refunded["notes"],
+                "restock": None,
+                "amount": money(order.get("total")),
+                "is_derived": True,
+            }
+        ]
+        rows["refund_lines"] = full_refund_lines(refund_id, order_id, lines)
+    return rows

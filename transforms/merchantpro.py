@@ -1,0 +1,152 @@
+"""MerchantPro order payload -> warehouse rows.
+
+Money is JSON numbers (floats), read exactly (30.23 stays 30.23). Timestamps carry offsets
+(`+02:00`). Line items have no id: a line's id is `<product_id>:<variant_id>:<n>`, n counting
+earlier lines of the same product and variant in the order (0 for the first), so it is stable
+when other lines are added or removed. Line tax comes from `product_tax_percent` and
+`line_tax_amount`, shipping tax from `shipping_tax_amount`; `total_tax` is their sum (the API
+sends no order total for tax). Prices are net (`unit_price_net`), so `taxes_included` is false.
+There are no refund records: an order whose `payment_status` is `refunded` gives one derived
+full refund dated `date_modified`. No discount amount is sent, only `coupon_code`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from transforms import values as v
+from transforms.common import full_refund_lines
+from transforms.tables import Rows
+
+money = v.money
+
+
+def line_id(item: Mapping[str, Any], seen: Counter) -> str:
+    """Stable id of a line that has none: product, variant and occurrence."""
+    key = (
+        f"{v.identifier(item.get('product_id')) or ''}:{v.identifier(item.get('variant_id')) or ''}"
+    )
+    occurrence = seen[key]
+    seen[key] += 1
+    return f"{key}:{occurrence}"
+
+
+def map_order(order: Mapping[str, Any]) -> Rows:
+    """All warehouse rows of one MerchantPro order."""
+    order_id = v.required_id(order.get("id"), "order id")
+    seen: Counter = Counter()
+    lines, taxes = [], []
+    for item in order.get("line_items") or []:
+        ident = line_id(item, seen)
+        tax = money(item.get("line_tax_amount"))
+        lines.append(
+            {
+                "order_id": order_id,
+                "line_id": ident,
+                "product_id": v.identifier(item.get("product_id")),
+                "variant_id": v.identifier(item.get("variant_id")),
+                "sku": v.text(item.get("product_sku")),
+                "title": v.text(item.get("product_name")),
+                "variant_title": v.text(item.get("variant_name")),
+                "quantity": v.quantity(item.get("quantity")),
+                "unit_price": money(item.get("unit_price_net")),
+                "total_discount": None,
+                "tax_amount": tax,
+                "taxable": None,
+                "requires_shipping": None,
+                "is_gift_card": None,
+            }
+        )
+        if tax:
+            taxes.append(
+                {
+                    "order_id": order_id,
+                    "scope": "line",
+                    "line_id": ident,
+                    "position": 0,
+                    "title": v.text(item.get("product_tax_name")),
+                    "rate": v.rate(item.get("product_tax_percent"), percent=True),
+                    "amount": tax,
+                }
+            )
+    shipping_tax = money(order.get("shipping_tax_amount"))
+    if shipping_tax:
+        taxes.append(
+            {
+                "order_id": order_id,
+                "scope": "shipping",
+                "line_id": "",
+                "position": 0,
+                "title": None,
+                "rate": None,
+                "amount": shipping_tax,
+            }
+        )
+    shipping_price = money(order.get("shipping_amount"))
+    modified = v.timestamp(order.get("date_modified"))
+    total = money(order.get("total_amount"))
+    payment_status = v.status(order.get("payment_status"))
+    rows: Rows = {
+        "orders": [
+            {
+                "order_id": order_id,
+                "created_at": v.timestamp(order.get("date_created")),
+                "updated_at": modified,
+                "currency": v.currency(order.get("currency")),
+                "financial_status": payment_status,
+                "fulfillment_status": v.status(order.get("shipping_status")),
+                "taxes_included": False,
+                "subtotal_price": sum(
+                    (
+                        money(i.get("line_subtotal_net")) or Decimal(0)
+                        for i in order.get("line_items") or []
+                    ),
+                    Decimal(0),
+                ),
+                "total_shipping": shipping_price,
+                "total_tax": sum((t["amount"] for t in taxes), Decimal(0)),
+                "total_price": total,
+                "customer_id": v.identifier(order.get("customer_id")),
+                "email": v.text(order.get("customer_email")),
+                "source_name": v.text(order.get("channel_name")),
+                "parent_order_id": v.identifier(order.get("parent_id")),
+                "return_source_order_id": v.identifier(order.get("return_source_id")),
+            }
+        ],
+        "order_lines": lines,
+        "tax_lines": taxes,
+        "discounts": [
+            {"order_id": order_id, "position": 0, "code": code, "type": "coupon", "amount": None}
+            for code in [v.text(order.get("coupon_code"))]
+            if code
+        ],
+        "shipping_lines": [
+            {
+                "order_id": order_id,
+                "position": 0,
+                "title": v.text(order.get("shipping_method_name")),
+                "code": v.identifier(order.get("shipping_method_id")),
+                "price": shipping_price,
+            }
+        ]
+        if shipping_price is not None
+        else [],
+    }
+    if payment_status == "refunded":
+        refund_id = f"{order_id}-refunded"
+        rows["refunds"] = [
+            {
+                "refund_id": refund_id,
+                "order_id": order_id,
+                "created_at": modified,
+                "note": None,
+                "restock": None,
+                "amount": total,
+                "is_derived": True,
+            }
+        ]
+        rows["refund_lines"] = full_refund_lines(refund_id, order_id, lines)
+    return rows
