@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as error:  # cron-safe: one line, non-zero
-        from pipelines.runner import one_line
+        from pipelines.errors import one_line
 
         print(f"shopduck: {one_line(error)}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import dlt
 
 from pipelines.core import Shop
+from pipelines.errors import ShopduckError
 from pipelines.settings import (
     CREDENTIAL_KEYS,
     DEFAULT_LOOKBACK_MINUTES,
@@ -65,7 +66,7 @@ def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -
     wanted_platforms, wanted_shops = set(platforms), set(shops)
     unknown = wanted_platforms - set(PLATFORM_IDS)
     if unknown:
-        raise ValueError(f"unknown platform(s): {', '.join(sorted(unknown))}")
+        raise ShopduckError(f"unknown platform(s): {', '.join(sorted(unknown))}")
     found: list[Shop] = []
     for platform in PLATFORM_IDS:
         if wanted_platforms and platform not in wanted_platforms:

@@ -12,6 +12,7 @@ from typing import Any
 import dlt
 from dlt.extract import DltSource
 
+from pipelines.errors import ShopduckError
 from pipelines.http import ApiClient, RetryPolicy
 from pipelines.paging import Page
 from transforms.page import OrderMapper, map_page, scrub
@@ -34,7 +35,7 @@ class Shop:
         """A credential; a missing one is a configuration error naming the key, not the value."""
         value = self.secrets.get(key)
         if not value:
-            raise ValueError(
+            raise ShopduckError(
                 f"{self.platform}/{self.name}: missing credential "
                 f"SOURCES__{self.platform.upper()}__{key.upper()}"
             )

@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from pipelines.errors import ShopduckError
+
 log = logging.getLogger("shopduck.http")
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-class ApiError(RuntimeError):
+class ApiError(ShopduckError):
     """A permanent failure talking to a shop's API; the message is one line for the user."""
 
 

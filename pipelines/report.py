@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.errors import ShopduckError
 from pipelines.settings import DATASET
 
 SUMMARY_SQL = """
@@ -25,23 +26,26 @@ order by platform, shop, currency
 """
 
 TOP_REFUNDED_SQL = """
-select r.platform, r.shop, r.currency, l.product_id, any_value(l.title) as title,
-    sum(rl.quantity) as refunded_quantity, sum(rl.subtotal) as refunds
-from reporting.refunds as r
-join commerce.refund_lines as rl using (platform, shop, refund_id)
-join reporting.order_lines as l
-    on l.platform = rl.platform and l.shop = rl.shop and l.order_id = rl.order_id
-    and l.line_id = rl.line_id
-where not r.is_test and not r.is_cancelled
-  and r.refund_date >= coalesce(?::date, date '0001-01-01')
-  and r.refund_date <= coalesce(?::date, date '9999-12-31')
-group by all
+with refunded as (
+    select r.platform, r.shop, r.currency, l.product_id, any_value(l.title) as title,
+        sum(rl.quantity) as refunded_quantity, sum(rl.subtotal) as refunds
+    from reporting.refunds as r
+    join commerce.refund_lines as rl using (platform, shop, refund_id)
+    join reporting.order_lines as l
+        on l.platform = rl.platform and l.shop = rl.shop and l.order_id = rl.order_id
+        and l.line_id = rl.line_id
+    where not r.is_test and not r.is_cancelled
+      and r.refund_date >= coalesce(?::date, date '0001-01-01')
+      and r.refund_date <= coalesce(?::date, date '9999-12-31')
+    group by all
+)
+select * from refunded
 qualify row_number() over (partition by platform, shop, currency order by refunds desc) <= 3
 order by platform, shop, currency, refunds desc
 """
 
 
-class WarehouseUnavailable(RuntimeError):
+class WarehouseUnavailable(ShopduckError):
     """The warehouse cannot be opened for reading."""
 
 
@@ -51,7 +55,7 @@ def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise WarehouseUnavailable(f"no warehouse at {warehouse}: run `shopduck load` first")
     try:
         return duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException as error:
+    except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise WarehouseUnavailable(
             f"{warehouse} is locked by a running load; try again when it finishes"
         ) from error

@@ -20,14 +20,14 @@ import dlt
 import duckdb
 
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
-from pipelines.http import ApiError
+from pipelines.errors import ShopduckError, one_line
 from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET, LOCK_WAIT_SECONDS
 
 log = logging.getLogger("shopduck")
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseBusy(ShopduckError):
     """Another load holds the warehouse."""
 
 
@@ -64,22 +64,6 @@ def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
         pipelines_dir=str(_pipelines_dir(warehouse)),
         progress=None if progress == "none" else progress,
     )
-
-
-def one_line(error: BaseException) -> str:
-    """The root cause of an error as one line: our own API errors as they are."""
-    seen = error
-    while True:
-        if isinstance(seen, (ApiError, ValueError)) and not seen.__class__.__module__.startswith(
-            "dlt"
-        ):
-            break
-        nested = getattr(seen, "exception", None) or seen.__cause__
-        if nested is None or nested is seen:
-            break
-        seen = nested
-    text = str(seen).strip().splitlines()[0] if str(seen).strip() else type(seen).__name__
-    return text if isinstance(seen, ApiError) else f"{type(seen).__name__}: {text}"
 
 
 @contextmanager
