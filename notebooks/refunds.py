@@ -58,7 +58,7 @@ weekly = con.sql("""
 """).df()
 currencies = sorted(weekly["currency"].unique())
 fig, axes = plt.subplots(len(currencies), 1, figsize=(10, 2.8 * len(currencies)), squeeze=False)
-for ax, currency in zip(axes[:, 0], currencies):
+for ax, currency in zip(axes[:, 0], currencies, strict=True):
     frame = weekly[weekly["currency"] == currency].set_index("week")
     frame["refunds"].astype(float).plot(ax=ax, kind="bar", color="tab:red", label="refunds")
     ax.set_title(f"Weekly refunds ({currency})")

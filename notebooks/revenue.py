@@ -52,7 +52,7 @@ daily = con.sql("""
 """).df()
 currencies = sorted(daily["currency"].unique())
 fig, axes = plt.subplots(len(currencies), 1, figsize=(10, 3 * len(currencies)), squeeze=False)
-for ax, currency in zip(axes[:, 0], currencies):
+for ax, currency in zip(axes[:, 0], currencies, strict=True):
     frame = daily[daily["currency"] == currency].pivot_table(
         index="day", columns="source", values="net_sales", aggfunc="sum"
     )
@@ -82,7 +82,7 @@ monthly
 
 # %%
 fig, axes = plt.subplots(1, len(currencies), figsize=(5 * len(currencies), 3.5), squeeze=False)
-for ax, currency in zip(axes[0], currencies):
+for ax, currency in zip(axes[0], currencies, strict=True):
     frame = monthly[monthly["currency"] == currency].pivot_table(
         index="month", columns="platform", values="average_order_value"
     )

@@ -104,13 +104,16 @@ def test_refunds_land_on_their_refund_date_not_the_order_date(demo_warehouse):
     )
     assert rows, "the demo has refunds made days after their orders"
     platform, shop, currency, refund_date, order_date = rows[0]
-    refunds_on = lambda day: query(
-        demo_warehouse,
-        """
-        select coalesce(sum(refunds), 0) from reporting.daily_sales
-        where platform = ? and shop = ? and currency = ? and day = ?""",
-        [platform, shop, currency, day],
-    )[0][0]
+
+    def refunds_on(day):
+        return query(
+            demo_warehouse,
+            """
+            select coalesce(sum(refunds), 0) from reporting.daily_sales
+            where platform = ? and shop = ? and currency = ? and day = ?""",
+            [platform, shop, currency, day],
+        )[0][0]
+
     expected = query(
         demo_warehouse,
         """
