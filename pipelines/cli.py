@@ -26,9 +26,10 @@ def _since(value: str) -> datetime:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from pipelines.config import configured_shops
+    from pipelines.config import configured_shops, lock_wait_seconds, retry_policy
     from pipelines.core import RunOptions
     from pipelines.models import refresh_models
+    from pipelines.reconcile import reconcile_shops
     from pipelines.runner import load_shops, warehouse_lock
 
     warehouse = warehouse_path(args.warehouse)
@@ -42,18 +43,22 @@ def cmd_load(args: argparse.Namespace) -> int:
         started_at=datetime.now(UTC),
         full_refresh=args.full_refresh,
         since=_since(args.since) if args.since else None,
+        retry=retry_policy(),
     )
-    with warehouse_lock(warehouse):
+    with warehouse_lock(warehouse, lock_wait_seconds()):
         results = load_shops(shops, warehouse, options, progress=args.progress)
-        if args.reconcile:
-            from pipelines.reconcile import reconcile_shops
-
-            reconcile_shops([r.shop for r in results if r.ok], warehouse, options)
+        reconciled = reconcile_shops(shops, warehouse, options) if args.reconcile else []
         refresh_models(warehouse)
     for result in results:
         if result.load_info:
             print(result.load_info)
+    for item in reconciled:
+        outcome = item.error or (
+            f"{item.listed} orders listed, {item.deleted} newly deleted, {item.restored} restored"
+        )
+        print(f"{item.shop.platform}/{item.shop.name}: reconciled: {outcome}")
     failed = [r for r in results if not r.ok]
+    failed_reconcile = [item for item in reconciled if item.error]
     for result in results:
         state = "ok" if result.ok else "FAILED"
         print(
@@ -63,6 +68,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     if failed:
         reasons = "; ".join(f"{r.shop.platform}/{r.shop.name}: {r.error}" for r in failed)
         print(f"shopduck: load failed for {len(failed)} shop(s): {reasons}", file=sys.stderr)
+        return 1
+    if failed_reconcile:
+        reasons = "; ".join(f"{i.shop.platform}/{i.shop.name}: {i.error}" for i in failed_reconcile)
+        print(f"shopduck: reconciliation failed: {reasons}", file=sys.stderr)
         return 1
     return 0
 

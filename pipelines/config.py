@@ -13,8 +13,10 @@ import dlt
 
 from pipelines.core import Shop
 from pipelines.errors import ShopduckError
+from pipelines.http import RetryPolicy
 from pipelines.settings import (
     CREDENTIAL_KEYS,
+    DEFAULT_LOCK_WAIT_SECONDS,
     DEFAULT_LOOKBACK_MINUTES,
     OPTION_KEYS,
     PLATFORM_IDS,
@@ -78,3 +80,21 @@ def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -
         ]
         found += [s for s in candidates if s and (not wanted_shops or s.name in wanted_shops)]
     return found
+
+
+def retry_policy() -> RetryPolicy:
+    """Retry settings from `[shopduck]` (`SHOPDUCK__RETRY_ATTEMPTS`, `..._RETRY_INITIAL_WAIT`,
+    `..._RETRY_MAX_WAIT`, `..._REQUEST_TIMEOUT`), defaulting to `RetryPolicy()`."""
+    default = RetryPolicy()
+    return RetryPolicy(
+        attempts=int(dlt.config.get("shopduck.retry_attempts") or default.attempts),
+        initial_wait=float(dlt.config.get("shopduck.retry_initial_wait") or default.initial_wait),
+        max_wait=float(dlt.config.get("shopduck.retry_max_wait") or default.max_wait),
+        timeout=float(dlt.config.get("shopduck.request_timeout") or default.timeout),
+    )
+
+
+def lock_wait_seconds() -> float:
+    """How long a load waits for another one to release the warehouse
+    (`SHOPDUCK__LOCK_WAIT_SECONDS`, default 60)."""
+    return float(dlt.config.get("shopduck.lock_wait_seconds") or DEFAULT_LOCK_WAIT_SECONDS)

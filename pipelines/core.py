@@ -65,15 +65,18 @@ class FetchStats:
 
 
 Fetch = Callable[[ApiClient, Shop, dict[str, Any], RunOptions], Iterator[Page]]
+ListIds = Callable[[ApiClient, Shop], Iterator[Page]]
 
 
 @dataclass(frozen=True)
 class Platform:
-    """How to read one platform: connect (auth, pacing), fetch pages (cursor, paging) and map."""
+    """How to read one platform: connect (auth, pacing), fetch pages (cursor, paging), map,
+    and list every order id as cheaply as the API allows (for reconciliation)."""
 
     name: str
     connect: Callable[[Shop, RetryPolicy], ApiClient]
     fetch: Fetch
+    list_ids: ListIds
     map_order: Callable[..., Rows]
     page_size: int | None
     mapper_options: tuple[str, ...] = ()  # shop options the mapper takes (Lunasoft: currency)

@@ -12,7 +12,7 @@ from pipelines.core import RunOptions, Shop
 from pipelines.models import refresh_models
 from pipelines.report import print_report
 from pipelines.runner import ShopResult, load_shops, warehouse_lock
-from pipelines.settings import DATASET
+from pipelines.settings import DATASET, DEFAULT_LOCK_WAIT_SECONDS
 from simulators.registry import SIMULATORS, start_simulator
 from simulators.server import Simulator
 
@@ -60,7 +60,7 @@ def run_demo(warehouse: Path, orders: int) -> int:
     simulators = {p: start_simulator(p, orders=orders) for p in SIMULATORS}
     try:
         shops = [demo_shop(p, sim) for p, sim in simulators.items()]
-        with warehouse_lock(warehouse):
+        with warehouse_lock(warehouse, wait=DEFAULT_LOCK_WAIT_SECONDS):
             _forget_previous_demo(warehouse, shops)
             full = load_shops(shops, warehouse, RunOptions(datetime.now(UTC), full_refresh=True))
             _print_results(f"Full load into {warehouse}", full)

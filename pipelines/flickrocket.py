@@ -42,6 +42,18 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     cursor["updated_at"] = window.cursor
 
 
+def list_ids(client: ApiClient, shop: Shop) -> Iterator[Page]:
+    """Every order id, only the `id` field."""
+    yield from keyset_pages(
+        client, ENDPOINT, {"fields": "id"}, envelope="orders", id_param="since_id"
+    )
+
+
 PLATFORM = Platform(
-    name="flickrocket", connect=connect, fetch=fetch, map_order=map_order, page_size=None
+    name="flickrocket",
+    connect=connect,
+    fetch=fetch,
+    list_ids=list_ids,
+    map_order=map_order,
+    page_size=None,
 )

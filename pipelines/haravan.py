@@ -41,6 +41,19 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     cursor["updated_at"] = window.cursor
 
 
+def list_ids(client: ApiClient, shop: Shop) -> Iterator[Page]:
+    """Every order id (any status), 250 a request, only the `id` field."""
+    params = {"status": "any", "limit": MAX_PAGE_SIZE, "fields": "id"}
+    yield from keyset_pages(
+        client, ENDPOINT, params, envelope="orders", id_param="since_id", page_size=MAX_PAGE_SIZE
+    )
+
+
 PLATFORM = Platform(
-    name="haravan", connect=connect, fetch=fetch, map_order=map_order, page_size=MAX_PAGE_SIZE
+    name="haravan",
+    connect=connect,
+    fetch=fetch,
+    list_ids=list_ids,
+    map_order=map_order,
+    page_size=MAX_PAGE_SIZE,
 )

@@ -17,6 +17,18 @@ def _records(body: Any, envelope: str, client: ApiClient) -> Page:
     return records
 
 
+def record_ids(records: Page) -> list[int]:
+    """The integer ids of a page; a record with a missing or malformed id is skipped here (it
+    is quarantined when mapped) so that it cannot stop the paging."""
+    ids = []
+    for record in records:
+        try:
+            ids.append(int(record["id"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ids
+
+
 def keyset_pages(
     client: ApiClient,
     path: str,
@@ -46,7 +58,7 @@ def keyset_pages(
         if not records:
             return
         yield records
-        last = max(int(record["id"]) for record in records)
+        last = max([last or 0, *record_ids(records)])
         if (page_size is not None and len(records) < page_size) or (is_last and is_last(body)):
             return
 

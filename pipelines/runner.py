@@ -8,8 +8,9 @@ import fcntl
 import json
 import logging
 import re
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import duckdb
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
 from pipelines.errors import ShopduckError, one_line
 from pipelines.platforms import PLATFORMS
-from pipelines.settings import DATASET, LOCK_WAIT_SECONDS
+from pipelines.settings import DATASET
 
 log = logging.getLogger("shopduck")
 
@@ -46,6 +47,24 @@ class ShopResult:
         return self.error is None
 
 
+def finish_interrupted_commit(pipeline: dlt.Pipeline) -> None:
+    """Repair dlt's one unsafe crash window. Normalizing commits a package by moving it to
+    `load/normalized` and then deleting its extracted copy; a process killed between the two
+    leaves both, and the next normalize fails on the duplicate. The normalized copy is complete,
+    so the stale extracted copy is the one to drop."""
+    working = Path(pipeline.working_dir)
+    extracted, normalized = working / "normalize" / "extracted", working / "load" / "normalized"
+    if extracted.is_dir():
+        for package in extracted.iterdir():
+            if (normalized / package.name).is_dir():
+                log.warning(
+                    "%s: finishing interrupted commit of package %s",
+                    pipeline.pipeline_name,
+                    package.name,
+                )
+                shutil.rmtree(package)
+
+
 def pipeline_name(shop: Shop) -> str:
     """The dlt pipeline of a shop: one per platform and shop label."""
     slug = re.sub(r"[^a-z0-9]+", "_", shop.name.lower()).strip("_")
@@ -67,26 +86,44 @@ def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
 
 
 @contextmanager
-def warehouse_lock(warehouse: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-    """Hold the warehouse's writer lock, waiting at most `wait` seconds for another load."""
+def warehouse_lock(warehouse: Path, wait: float) -> Iterator[None]:
+    """Hold the warehouse for writing: the writer lock that keeps two loads apart, and a
+    writable DuckDB file (a notebook or `shopduck report` may hold it read-only). Waits at most
+    `wait` seconds for each, then fails with one clear line."""
     lock_path = warehouse.parent / f".{warehouse.name}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
     with open(lock_path, "w") as handle:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusy(
-                        f"another shopduck load holds {warehouse} (waited {wait:.0f}s)"
-                    ) from None
-                time.sleep(0.2)
+        _wait_until(
+            lambda: fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB),
+            BlockingIOError,
+            deadline,
+            f"another shopduck load holds {warehouse} (waited {wait:.0f}s)",
+        )
         try:
+            _wait_until(
+                lambda: duckdb.connect(str(warehouse)).close(),
+                duckdb.IOException,
+                deadline,
+                f"{warehouse} is open in another program (a notebook or `shopduck report`?); "
+                f"close it and run the load again",
+            )
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_until(
+    attempt: Callable[[], object], busy: type[Exception], deadline: float, message: str
+) -> None:
+    while True:
+        try:
+            attempt()
+            return
+        except busy:
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(message) from None
+            time.sleep(0.2)
 
 
 def load_shops(
@@ -118,6 +155,7 @@ def load_shops(
         result = results[index]
         started = time.monotonic()
         try:
+            finish_interrupted_commit(pipeline)
             pipeline.normalize()
             result.load_info = str(pipeline.load())
         except Exception as error:

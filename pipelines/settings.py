@@ -8,7 +8,7 @@ DEFAULT_WAREHOUSE = "shopduck.duckdb"
 WAREHOUSE_ENV = "DESTINATION__DUCKDB__CREDENTIALS"
 DEFAULT_LOOKBACK_MINUTES = 10
 DEFAULT_TRAILING_DAYS = 30
-LOCK_WAIT_SECONDS = 60.0
+DEFAULT_LOCK_WAIT_SECONDS = 60.0
 
 # The credentials each platform's shop is configured with (CONTRACT.md section 2).
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {

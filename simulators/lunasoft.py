@@ -36,7 +36,7 @@ class LunasoftApi(BaseApi):
             order = self.store.orders.get(int(match.group(1)))
             if order is None:
                 return Response({"errors": ["Order not found"]}, status=404)
-            return Response(self.render(order))
+            return Response(self.payload(order))
         return None
 
     def list_orders(self, query: Query) -> Response:
@@ -52,7 +52,7 @@ class LunasoftApi(BaseApi):
         chosen = orders[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         more = page * PAGE_SIZE < len(orders)
         return Response(
-            {"orders": [self.render(o) for o in chosen], "next_page": page + 1 if more else False}
+            {"orders": [self.payload(o) for o in chosen], "next_page": page + 1 if more else False}
         )
 
     def render(self, order: Order) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class MerchantProApi(BaseApi):
             order = self.store.orders.get(int(match.group(1)))
             if order is None:
                 return Response({"error": "Resource not found"}, status=404)
-            return Response(self.fields(self.render(order), query))
+            return Response(self.fields(self.payload(order), query))
         return None
 
     def list_orders(self, path: str, query: Query) -> Response:
@@ -89,7 +89,7 @@ class MerchantProApi(BaseApi):
         chosen = orders[start : start + limit]
         include = set((query.get("include") or "").split(","))
         data = [
-            self.fields(self.render(o, with_lines="line_items" in include), query) for o in chosen
+            self.fields(self.payload(o, with_lines="line_items" in include), query) for o in chosen
         ]
         following = {**query, "start": start + limit, "limit": limit}
         return Response(

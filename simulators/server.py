@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from simulators.model import Store
+from simulators.model import Order, Store
 
 FAULTS = ("429", "429-bare", "500", "502", "503", "slow", "cut", "truncated", "html")
 
@@ -52,9 +52,23 @@ class BaseApi:
     def __init__(self, store: Store, credentials: str = "Bearer sim-token") -> None:
         self.store = store
         self.credentials = credentials
+        self.patches: dict[int, dict[str, Any]] = {}  # order id -> fields to overwrite (... drops)
 
     def authorized(self, authorization: str | None) -> bool:
         return authorization == self.credentials
+
+    def render(self, order: Order, **options: Any) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def payload(self, order: Order, **options: Any) -> dict[str, Any]:
+        """The order as the API sends it, with any test patch applied (bad input on demand)."""
+        rendered = self.render(order, **options)
+        for key, value in self.patches.get(order.id, {}).items():
+            if value is ...:
+                rendered.pop(key, None)
+            else:
+                rendered[key] = value
+        return rendered
 
 
 @dataclass

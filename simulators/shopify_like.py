@@ -46,9 +46,6 @@ class ShopifyLikeApi(BaseApi):
         "updated_at": lambda o: o.updated_at,
     }
 
-    def render(self, order: Order) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     # --- routing -------------------------------------------------------------------------
     def route(self, path: str, query: Query) -> Response | None:
         if path == f"{self.prefix}/orders.json":
@@ -60,7 +57,7 @@ class ShopifyLikeApi(BaseApi):
             order = self.store.orders.get(int(match.group(1)))
             if order is None:
                 return Response({"errors": "Not Found"}, status=404)
-            return Response({"order": self.fields(self.render(order), query)})
+            return Response({"order": self.fields(self.payload(order), query)})
         return None
 
     def list_orders(self, query: Query) -> list[dict[str, Any]]:
@@ -71,7 +68,7 @@ class ShopifyLikeApi(BaseApi):
             limit = min(int(query.get("limit") or self.default_limit or 50), self.max_limit)
         page = max(1, int(query.get("page") or 1))
         chosen = orders[(page - 1) * limit : page * limit]
-        return [self.fields(self.render(order), query) for order in chosen]
+        return [self.fields(self.payload(order), query) for order in chosen]
 
     def select(self, query: Query) -> list[Order]:
         """The orders matching every filter, ascending by id."""

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from transforms.currencies import ISO_4217
+
 MONEY_SCALE = 4  # warehouse money is DECIMAL(18, 4): exact for every ISO 4217 minor unit
 _CENT = Decimal("0.01")
 _NOT_DATES = {"", "0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00:00"}
@@ -149,7 +151,7 @@ def currency(value: Any) -> str | None:
     if value is None or value == "":
         return None
     code = str(value).strip().upper()
-    if len(code) != 3 or not code.isalpha():
+    if code not in ISO_4217:
         raise MappingError(f"unknown currency {value!r}")
     return code
 
