@@ -161,16 +161,20 @@ def _hints(table_name: str) -> Any:
 HINTS = {table.name: _hints(table.name) for table in TABLES}
 
 
+BATCH_ORDERS = 2000  # orders mapped before their arrow tables are handed to dlt
+
+
 def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchStats) -> DltSource:
-    """The dlt source of one shop: a single resource that yields, per API page, an arrow table
-    for every warehouse table. The cursor is saved in dlt's resource state only after the last
-    page, so it is committed together with the data it covers."""
+    """The dlt source of one shop: a single resource that yields, per batch of API pages, an
+    arrow table for every warehouse table. The cursor is saved in dlt's resource state only
+    after the last page, so it is committed together with the data it covers."""
 
     def pages() -> Iterator[Any]:
         state = dlt.current.resource_state()
         cursor: dict[str, Any] = {} if run.full_refresh else dict(state.get("cursor", {}))
         client = platform.connect(shop, run.retry)
         mapper = platform.mapper(shop)
+        batch = PageBatch()
         try:
             for page in platform.fetch(client, shop, cursor, run):
                 stats.pages += 1
@@ -178,8 +182,10 @@ def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchS
                 rows, mapped = map_page(mapper, map(scrub, page), run.started_at)
                 stats.orders += len(mapped)
                 stats.quarantined += len(rows.get("quarantine", []))
-                for table, data in iter_tables(platform.name, shop.name, rows, mapped):
-                    yield dlt.mark.with_hints(data, HINTS[table.name], create_table_variant=True)
+                batch.add(rows, mapped)
+                if batch.orders >= BATCH_ORDERS:
+                    yield from batch.flush(platform.name, shop.name)
+            yield from batch.flush(platform.name, shop.name)
         finally:
             stats.requests = client.requests
             client.close()
@@ -190,3 +196,24 @@ def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchS
         return dlt.resource(pages, name="orders")
 
     return dlt.source(shop_orders, name=platform.name, max_table_nesting=0)()
+
+
+@dataclass
+class PageBatch:
+    """Rows of several pages, handed to dlt together: fewer, larger arrow tables."""
+
+    rows: Rows = field(default_factory=dict)
+    mapped: list[str] = field(default_factory=list)
+    orders: int = 0
+
+    def add(self, rows: Rows, mapped: list[str]) -> None:
+        for name, table_rows in rows.items():
+            self.rows.setdefault(name, []).extend(table_rows)
+        self.mapped += mapped
+        self.orders += len(mapped) + len(rows.get("quarantine", []))
+
+    def flush(self, platform: str, shop: str) -> Iterator[Any]:
+        """The batch's arrow tables with their dlt hints; empties the batch."""
+        for table, data in iter_tables(platform, shop, self.rows, self.mapped):
+            yield dlt.mark.with_hints(data, HINTS[table.name], create_table_variant=True)
+        self.rows, self.mapped, self.orders = {}, [], 0

@@ -250,7 +250,7 @@ def _load_process(warehouse: Path, env: dict) -> subprocess.Popen:
 
 @pytest.mark.parametrize("moment", ["extracting", "loading"])
 def test_a_load_killed_midway_then_rerun_equals_the_source(moment, simulator, warehouse, tmp_path):
-    sim = simulator("haravan", orders=400)
+    sim = simulator("haravan", orders=250)
     env = {
         **os.environ,
         "SOURCES__HARAVAN__BASE_URL": sim.base_url,

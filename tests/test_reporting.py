@@ -21,6 +21,7 @@ from pipelines.report import open_read_only, summary, top_refunded
 from tests.conftest import query
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+pytestmark = pytest.mark.xdist_group("demo_warehouse")  # build the demo warehouse once
 
 
 @pytest.fixture(scope="module")
