@@ -13,7 +13,7 @@ from pipelines.settings import DATASET
 
 SUMMARY_SQL = """
 select platform, shop, currency,
-    sum(orders) as orders,
+    sum(orders)::bigint as orders,
     sum(gross_sales) as gross_sales,
     sum(discounts) as discounts,
     sum(refunds) as refunds,
@@ -28,7 +28,7 @@ order by platform, shop, currency
 TOP_REFUNDED_SQL = """
 with refunded as (
     select r.platform, r.shop, r.currency, l.product_id, any_value(l.title) as title,
-        sum(rl.quantity) as refunded_quantity, sum(rl.subtotal) as refunds
+        sum(rl.quantity)::bigint as refunded_quantity, sum(rl.subtotal) as refunds
     from reporting.refunds as r
     join commerce.refund_lines as rl using (platform, shop, refund_id)
     join reporting.order_lines as l
@@ -87,7 +87,7 @@ STATUS_SQL = f"""
 select platform, shop,
     max(finished_at) filter (where succeeded) as last_success,
     arg_max(cursor, finished_at) filter (where succeeded) as cursor,
-    sum(orders) filter (where succeeded) as orders_loaded,
+    sum(orders) filter (where succeeded)::bigint as orders_loaded,
     arg_max(error, finished_at) as last_error,
     arg_max(succeeded, finished_at) as last_run_ok
 from {DATASET}.load_runs
