@@ -48,7 +48,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     with warehouse_lock(warehouse, lock_wait_seconds()):
         results = load_shops(shops, warehouse, options, progress=args.progress)
         reconciled = reconcile_shops(shops, warehouse, options) if args.reconcile else []
-        refresh_models(warehouse)
+        if any(r.load_info for r in results) or any(i.deleted or i.restored for i in reconciled):
+            refresh_models(warehouse)
     for result in results:
         if result.load_info:
             print(result.load_info)

@@ -15,7 +15,7 @@ from dlt.extract import DltSource
 from pipelines.errors import ShopduckError
 from pipelines.http import ApiClient, RetryPolicy
 from pipelines.paging import Page
-from transforms.page import OrderMapper, map_page, scrub
+from transforms.page import OrderMapper, map_page
 from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, Rows, iter_tables
 
 
@@ -179,7 +179,7 @@ def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchS
             for page in platform.fetch(client, shop, cursor, run):
                 stats.pages += 1
                 stats.requests = client.requests
-                rows, mapped = map_page(mapper, map(scrub, page), run.started_at)
+                rows, mapped = map_page(mapper, page, run.started_at)
                 stats.orders += len(mapped)
                 stats.quarantined += len(rows.get("quarantine", []))
                 batch.add(rows, mapped)

@@ -138,9 +138,15 @@ def load_shops(
         started = time.monotonic()
         try:
             pipeline = _pipeline(result.shop, warehouse, progress)
+            pending = (
+                pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()
+            )
             platform = PLATFORMS[result.shop.platform]
             pipeline.extract(orders_source(platform, result.shop, options, result.stats))
-            pipelines[index] = pipeline
+            if pending or result.stats.orders or result.stats.quarantined:
+                pipelines[index] = pipeline
+            else:  # nothing changed: drop the cursor-only package (the old cursor is as good)
+                pipeline.abort_packages()
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
             log.error(

@@ -192,16 +192,19 @@ class Store:
         self.currencies = currencies
         self.orders: dict[int, Order] = {}
         self.deleted: set[int] = set()
+        self._visible: list[Order] | None = None  # sorted view, rebuilt when orders come or go
         self._next_id = 450789469
         self._next_child_id = 100000
         now = self.clock()
+        self._history_ends = now - timedelta(minutes=30)  # seeded life happened in the past
         start = now - timedelta(days=90)
         moments = sorted(
-            start + timedelta(seconds=self.random.randrange(0, 90 * 86400 - 3600))
+            start + timedelta(seconds=self.random.randrange(0, 90 * 86400 - 7200))
             for _ in range(orders)
         )
         for moment in moments:
             self._create(_seconds(moment), seasoned=True)
+        self._history_ends = None
 
     # --- ids ------------------------------------------------------------------------------
     def _order_id(self) -> int:
@@ -269,6 +272,7 @@ class Store:
             price = Decimal("4.95") if currency != "VND" else Decimal(30000)
             order.shipping = ("Standard", "standard", price)
         self.orders[order_id] = order
+        self._visible = None
         if seasoned:
             self._season(order)
         return order
@@ -283,30 +287,34 @@ class Store:
             self._cancel(order, moment + timedelta(hours=1))
             return
         if rnd.random() < 0.6:
-            shipped = min(moment + timedelta(hours=5), self.clock())
+            shipped = self._past(moment + timedelta(hours=5))
             order.fulfillment = (self._child_id(), shipped, f"1Z{order.id}")
             order.fulfillment_status = "fulfilled"
             self._status(order, "Shipped", moment + timedelta(hours=5))
         if roll < 0.15:
             self._refund(order, moment + timedelta(days=rnd.randrange(1, 20)), partial=roll < 0.1)
         elif rnd.random() < 0.3:
-            order.closed_at = min(moment + timedelta(days=2), self.clock())
+            order.closed_at = self._past(moment + timedelta(days=2))
             self._status(order, "Complete", moment + timedelta(days=2))
 
+    def _past(self, moment: datetime) -> datetime:
+        """`moment`, but never later than now (nor, while seeding, than the seeded past)."""
+        return min(moment, self._history_ends or self.clock())
+
     def _status(self, order: Order, status: str, moment: datetime) -> None:
-        moment = min(moment, self.clock())
+        moment = self._past(moment)
         order.history.append((self._child_id(), status, _seconds(moment)))
         order.updated_at = max(order.updated_at, _seconds(moment))
 
     def _cancel(self, order: Order, moment: datetime) -> None:
-        moment = min(moment, self.clock())
+        moment = self._past(moment)
         order.cancelled_at = _seconds(moment)
         order.cancel_reason = "customer"
         order.financial_status = "voided"
         self._status(order, "Cancelled", moment)
 
     def _refund(self, order: Order, moment: datetime, partial: bool) -> Refund | None:
-        moment = min(moment, self.clock())
+        moment = self._past(moment)
         left = order.refundable()
         if not left:
             return None
@@ -345,7 +353,9 @@ class Store:
     def visible(self) -> list[Order]:
         """Orders the API returns, ascending by id."""
         with self.lock:
-            return [self.orders[key] for key in sorted(self.orders)]
+            if self._visible is None or len(self._visible) != len(self.orders):
+                self._visible = [self.orders[key] for key in sorted(self.orders)]
+            return list(self._visible)
 
     def add_orders(self, count: int) -> list[Order]:
         """New orders created now."""
@@ -387,6 +397,7 @@ class Store:
         with self.lock:
             self.orders.pop(order_id)
             self.deleted.add(order_id)
+            self._visible = None
 
     def mutate(self, count: int) -> dict[str, int]:
         """A random mix of what happens to a live shop between two loads (for the demo)."""

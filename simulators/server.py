@@ -53,6 +53,7 @@ class BaseApi:
         self.store = store
         self.credentials = credentials
         self.patches: dict[int, dict[str, Any]] = {}  # order id -> fields to overwrite (... drops)
+        self._rendered: dict[tuple, dict[str, Any]] = {}
 
     def authorized(self, authorization: str | None) -> bool:
         return authorization == self.credentials
@@ -61,9 +62,16 @@ class BaseApi:
         raise NotImplementedError
 
     def payload(self, order: Order, **options: Any) -> dict[str, Any]:
-        """The order as the API sends it, with any test patch applied (bad input on demand)."""
-        rendered = self.render(order, **options)
-        for key, value in self.patches.get(order.id, {}).items():
+        """The order as the API sends it, with any test patch applied (bad input on demand).
+        Renders are cached until the order's `updated_at` changes (every mutation bumps it)."""
+        key = (order.id, order.updated_at, len(order.lines), *sorted(options.items()))
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = self._rendered[key] = self.render(order, **options)
+        if order.id not in self.patches:
+            return rendered
+        rendered = dict(rendered)
+        for key, value in self.patches[order.id].items():
             if value is ...:
                 rendered.pop(key, None)
             else:
@@ -163,6 +171,9 @@ class Simulator:
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if parts.path == "/_simulator/stats":  # for benchmarks: what this simulator served
+            self._send(handler, 200, {"requests": len(self.requests), "throttled": self.throttled})
+            return
         self.requests.append(handler.path)
         for hook in list(self.hooks):
             hook(len(self.requests))

@@ -4,6 +4,7 @@ Stores, FlickRocket): the filters each document lists, default status, limit cap
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,7 +78,8 @@ class ShopifyLikeApi(BaseApi):
             wanted = {int(i) for i in query["ids"].split(",") if i}
             orders = [o for o in orders if o.id in wanted]
         if query.get("since_id"):
-            orders = [o for o in orders if o.id > int(query["since_id"])]
+            since = int(query["since_id"])
+            orders = orders[bisect.bisect_right(orders, since, key=lambda o: o.id) :]
         for name, value_of in self.time_filters.items():
             low, high = query.get(f"{name}_min"), query.get(f"{name}_max")
             if low:

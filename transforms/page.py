@@ -33,6 +33,9 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+_SENSITIVE_MARKERS = tuple(f'"{key}"' for key in SENSITIVE_KEYS)
+
+
 def scrub(value: Any) -> Any:
     """A copy of a payload without passwords, card data or other secrets, at any depth."""
     if isinstance(value, dict):
@@ -42,18 +45,29 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def scrubbed(payload: Any) -> tuple[Any, str]:
+    """The payload without secrets, and its JSON text. Most payloads hold none of the sensitive
+    keys; those are recognised from their text and not copied."""
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    if not any(marker in raw.lower() for marker in _SENSITIVE_MARKERS):
+        return payload, raw
+    clean = scrub(payload)
+    return clean, json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+
+
 def map_page(
     mapper: OrderMapper, payloads: Iterable[Mapping[str, Any]], seen_at: datetime
 ) -> tuple[Rows, list[str]]:
     """Rows of every table for a page, and the ids of the orders that mapped.
 
-    An order that cannot be mapped becomes one `quarantine` row with the reason and its payload;
+    Secrets and card data are stripped first (see `scrubbed`). An order that cannot be mapped
+    becomes one `quarantine` row with the reason and its payload;
     its previously loaded rows are left as they were and the rest of the page still loads.
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
-    for payload in payloads:
-        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    for original in payloads:
+        payload, raw = scrubbed(original)
         try:
             order_rows = mapper(payload)
         except _BAD_INPUT as error:
