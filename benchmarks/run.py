@@ -39,6 +39,7 @@ PLATFORMS = ("flickrocket", "haravan", "lunasoft", "merchantpro", "spiffy")
 # --- simulators in their own processes ---------------------------------------------------------
 def _serve(platform: str, orders: int, rate_limit: bool, ready: multiprocessing.Queue) -> None:
     simulator = start_simulator(platform, orders=orders, rate_limit=rate_limit, retry_after="2.0")
+    simulator.warm()
     ready.put(simulator.base_url)
     while True:
         time.sleep(3600)

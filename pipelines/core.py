@@ -161,7 +161,7 @@ def _hints(table_name: str) -> Any:
 HINTS = {table.name: _hints(table.name) for table in TABLES}
 
 
-BATCH_ORDERS = 2000  # orders mapped before their arrow tables are handed to dlt
+BATCH_ORDERS = 500  # orders mapped before their arrow tables are handed to dlt
 
 
 def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchStats) -> DltSource:

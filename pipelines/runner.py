@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dlt
 import duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
 from pipelines.errors import ShopduckError, one_line
@@ -26,6 +27,8 @@ from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
 
 log = logging.getLogger("shopduck")
+# DuckDB takes 80 % of RAM by default; merges of a large backfill spill to disk beyond this.
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 class WarehouseBusy(ShopduckError):
@@ -78,7 +81,9 @@ def _pipelines_dir(warehouse: Path) -> Path:
 def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=pipeline_name(shop),
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=dlt.destinations.duckdb(
+            DuckDbCredentials(str(warehouse), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 1})
+        ),
         dataset_name=DATASET,
         pipelines_dir=str(_pipelines_dir(warehouse)),
         progress=None if progress == "none" else progress,

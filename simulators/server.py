@@ -147,6 +147,11 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def warm(self) -> None:
+        """Render every order once, so that serving measures the client, not the renderer."""
+        for order in self.store.visible():
+            self.renderer.payload(order)
+
     def inject(self, faults: Iterable[str]) -> None:
         """Queue faults, one per upcoming request, in order."""
         for fault in faults:

@@ -33,26 +33,19 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
-_SENSITIVE_MARKERS = tuple(f'"{key}"' for key in SENSITIVE_KEYS)
-
-
-def scrub(value: Any) -> Any:
-    """A copy of a payload without passwords, card data or other secrets, at any depth."""
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items() if k.lower() not in SENSITIVE_KEYS}
-    if isinstance(value, list):
-        return [scrub(item) for item in value]
-    return value
-
-
-def scrubbed(payload: Any) -> tuple[Any, str]:
-    """The payload without secrets, and its JSON text. Most payloads hold none of the sensitive
-    keys; those are recognised from their text and not copied."""
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    if not any(marker in raw.lower() for marker in _SENSITIVE_MARKERS):
-        return payload, raw
-    clean = scrub(payload)
-    return clean, json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+def scrub(payload: Any) -> Any:
+    """Remove passwords, card data and other secrets from a freshly parsed payload, at any depth,
+    in place (the payload belongs to this page), and return it."""
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in [key for key in node if key in SENSITIVE_KEYS]:
+                del node[key]
+            stack.extend(value for value in node.values() if isinstance(value, dict | list))
+        elif isinstance(node, list):
+            stack.extend(value for value in node if isinstance(value, dict | list))
+    return payload
 
 
 def map_page(
@@ -60,14 +53,14 @@ def map_page(
 ) -> tuple[Rows, list[str]]:
     """Rows of every table for a page, and the ids of the orders that mapped.
 
-    Secrets and card data are stripped first (see `scrubbed`). An order that cannot be mapped
+    Secrets and card data are stripped first (see `scrub`). An order that cannot be mapped
     becomes one `quarantine` row with the reason and its payload;
     its previously loaded rows are left as they were and the rest of the page still loads.
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
-    for original in payloads:
-        payload, raw = scrubbed(original)
+    for payload in map(scrub, payloads):
+        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         try:
             order_rows = mapper(payload)
         except _BAD_INPUT as error:
