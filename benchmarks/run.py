@@ -78,12 +78,13 @@ class SimulatorProcess:
 
 # --- one load in a fresh process ---------------------------------------------------------------
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 started = time.perf_counter()
 from pipelines.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "seconds": time.perf_counter() - started,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork)
+peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+print(json.dumps({"code": code, "seconds": time.perf_counter() - started, "rss_mb": peak_kb / 1024}))
 """
 
 

@@ -23,23 +23,11 @@
 # this folder or the one above (where `uv run shopduck demo` writes it).
 
 # %%
-import os
-from pathlib import Path
-
-import duckdb
 import matplotlib.pyplot as plt
 
+from pipelines.report import find_warehouse, open_read_only
 
-def find_warehouse() -> Path:
-    if os.environ.get("SHOPDUCK_WAREHOUSE"):
-        return Path(os.environ["SHOPDUCK_WAREHOUSE"])
-    for candidate in (Path("shopduck.duckdb"), Path("..") / "shopduck.duckdb"):
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("no shopduck.duckdb here or above: run `uv run shopduck demo` first")
-
-
-con = duckdb.connect(str(find_warehouse()), read_only=True)
+con = open_read_only(find_warehouse())
 
 # %% [markdown]
 # ## Daily net sales per platform and currency

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.errors import ShopduckError
-from pipelines.settings import DATASET
+from pipelines.settings import DATASET, DEFAULT_WAREHOUSE
 
 SUMMARY_SQL = """
 select platform, shop, currency,
@@ -47,6 +48,15 @@ order by platform, shop, currency, refunds desc
 
 class WarehouseUnavailable(ShopduckError):
     """The warehouse cannot be opened for reading."""
+
+
+def find_warehouse() -> Path:
+    """The notebooks' warehouse: `SHOPDUCK_WAREHOUSE`, else `shopduck.duckdb` here or one
+    folder up (where `shopduck demo` writes it when notebooks run from `notebooks/`)."""
+    if os.environ.get("SHOPDUCK_WAREHOUSE"):
+        return Path(os.environ["SHOPDUCK_WAREHOUSE"])
+    candidates = (Path(DEFAULT_WAREHOUSE), Path("..") / DEFAULT_WAREHOUSE)
+    return next((path for path in candidates if path.exists()), candidates[0]).resolve()
 
 
 def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:

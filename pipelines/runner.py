@@ -82,7 +82,7 @@ def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=pipeline_name(shop),
         destination=dlt.destinations.duckdb(
-            DuckDbCredentials(str(warehouse), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 1})
+            DuckDbCredentials(str(warehouse), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
         ),
         dataset_name=DATASET,
         pipelines_dir=str(_pipelines_dir(warehouse)),

@@ -5,8 +5,9 @@ Stores, FlickRocket): the filters each document lists, default status, limit cap
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -62,40 +63,51 @@ class ShopifyLikeApi(BaseApi):
         return None
 
     def list_orders(self, query: Query) -> list[dict[str, Any]]:
-        orders = self.select(query)
         if self.server_page_size is not None:
             limit = self.server_page_size
         else:
             limit = min(int(query.get("limit") or self.default_limit or 50), self.max_limit)
         page = max(1, int(query.get("page") or 1))
-        chosen = orders[(page - 1) * limit : page * limit]
+        chosen = itertools.islice(self.matching(query), (page - 1) * limit, page * limit)
         return [self.fields(self.payload(order), query) for order in chosen]
 
     def select(self, query: Query) -> list[Order]:
         """The orders matching every filter, ascending by id."""
+        return list(self.matching(query))
+
+    def matching(self, query: Query) -> Iterator[Order]:
+        """The orders matching every filter, ascending by id, lazily (a page stops early)."""
         orders = self.store.visible()
-        if "ids" in query:
-            wanted = {int(i) for i in query["ids"].split(",") if i}
-            orders = [o for o in orders if o.id in wanted]
         if query.get("since_id"):
             since = int(query["since_id"])
             orders = orders[bisect.bisect_right(orders, since, key=lambda o: o.id) :]
-        for name, value_of in self.time_filters.items():
-            low, high = query.get(f"{name}_min"), query.get(f"{name}_max")
-            if low:
-                orders = [o for o in orders if (value_of(o) or _NEVER) >= parse_time(low)]
-            if high:
-                orders = [o for o in orders if (value_of(o) or _NEVER) <= parse_time(high)]
+        wanted = {int(i) for i in query["ids"].split(",") if i} if "ids" in query else None
+        bounds = [
+            (value_of, parse_time(low) if low else None, parse_time(high) if high else None)
+            for name, value_of in self.time_filters.items()
+            for low, high in [(query.get(f"{name}_min"), query.get(f"{name}_max"))]
+            if low or high
+        ]
         status = query.get("status", self.default_status)
-        if status and status != "any":
-            orders = [o for o in orders if status_of(o) == status]
-        if query.get("financial_status") and query["financial_status"] != "any":
-            orders = [o for o in orders if o.financial_status == query["financial_status"]]
+        financial = query.get("financial_status")
         fulfillment = query.get(self.fulfillment_status_param)
-        if fulfillment and fulfillment != "any":
-            wanted_status = None if fulfillment in ("null", "not_fulfilled") else fulfillment
-            orders = [o for o in orders if o.fulfillment_status == wanted_status]
-        return orders
+        fulfilled = None if fulfillment in ("null", "not_fulfilled") else fulfillment
+        for order in orders:
+            if wanted is not None and order.id not in wanted:
+                continue
+            if any(
+                (low and (value_of(order) or _NEVER) < low)
+                or (high and (value_of(order) or _NEVER) > high)
+                for value_of, low, high in bounds
+            ):
+                continue
+            if status and status != "any" and status_of(order) != status:
+                continue
+            if financial and financial != "any" and order.financial_status != financial:
+                continue
+            if fulfillment and fulfillment != "any" and order.fulfillment_status != fulfilled:
+                continue
+            yield order
 
     @staticmethod
     def fields(payload: dict[str, Any], query: Query) -> dict[str, Any]:

@@ -20,36 +20,12 @@ money = v.money
 def map_order(order: Mapping[str, Any]) -> Rows:
     """All warehouse rows of one Haravan order."""
     order_id = v.required_id(order.get("id"), "order id")
-    currency = v.currency(order.get("currency"))
     shipping = sf.shipping_rows(order_id, order.get("shipping_lines") or [], money)
-    customer = order.get("customer") or {}
+    row = sf.order_row(order_id, order, money)
+    row["total_shipping"] = sum((s["price"] or Decimal(0) for s in shipping), Decimal(0))
+    currency = row["currency"]
     rows: Rows = {
-        "orders": [
-            {
-                "order_id": order_id,
-                "order_number": v.identifier(order.get("order_number")),
-                "name": v.text(order.get("name")),
-                "created_at": v.timestamp(order.get("created_at")),
-                "updated_at": v.timestamp(order.get("updated_at")),
-                "processed_at": v.timestamp(order.get("processed_at")),
-                "cancelled_at": v.timestamp(order.get("cancelled_at")),
-                "closed_at": v.timestamp(order.get("closed_at")),
-                "cancel_reason": v.status(order.get("cancel_reason")),
-                "currency": currency,
-                "financial_status": v.status(order.get("financial_status")),
-                "fulfillment_status": v.status(order.get("fulfillment_status")),
-                "is_test": v.flag(order.get("test")),
-                "taxes_included": v.flag(order.get("taxes_included")),
-                "subtotal_price": money(order.get("subtotal_price")),
-                "total_discounts": money(order.get("total_discounts")),
-                "total_shipping": sum((s["price"] or Decimal(0) for s in shipping), Decimal(0)),
-                "total_tax": money(order.get("total_tax")),
-                "total_price": money(order.get("total_price")),
-                "customer_id": v.identifier(customer.get("id")),
-                "email": v.text(order.get("email")),
-                "source_name": v.text(order.get("source_name")),
-            }
-        ],
+        "orders": [row],
         "order_lines": sf.line_rows(order_id, order.get("line_items") or [], money),
         "tax_lines": sf.nested_tax_rows(order_id, order, money),
         "discounts": sf.discount_rows(order_id, order.get("discount_codes") or [], money),

@@ -14,6 +14,40 @@ from transforms.common import prorated
 Money = Callable[[Any], Decimal | None]
 
 
+def order_row(
+    order_id: str,
+    order: Mapping[str, Any],
+    money: Money,
+    *,
+    fulfillment: str = "fulfillment_status",
+) -> dict[str, Any]:
+    """The `orders` row as Shopify-shaped payloads spell it; platforms override what differs."""
+    customer = order.get("customer") or {}
+    return {
+        "order_id": order_id,
+        "order_number": v.identifier(order.get("order_number")),
+        "name": v.text(order.get("name")),
+        "created_at": v.timestamp(order.get("created_at")),
+        "updated_at": v.timestamp(order.get("updated_at")),
+        "processed_at": v.timestamp(order.get("processed_at")),
+        "cancelled_at": v.timestamp(order.get("cancelled_at")),
+        "closed_at": v.timestamp(order.get("closed_at")),
+        "cancel_reason": v.status(order.get("cancel_reason")),
+        "currency": v.currency(order.get("currency")),
+        "financial_status": v.status(order.get("financial_status")),
+        "fulfillment_status": v.status(order.get(fulfillment)),
+        "is_test": v.flag(order.get("test")),
+        "taxes_included": v.flag(order.get("taxes_included")),
+        "subtotal_price": money(order.get("subtotal_price")),
+        "total_discounts": money(order.get("total_discounts")),
+        "total_tax": money(order.get("total_tax")),
+        "total_price": money(order.get("total_price")),
+        "customer_id": v.identifier(customer.get("id")),
+        "email": v.text(order.get("email")),
+        "source_name": v.text(order.get("source_name")),
+    }
+
+
 def line_rows(
     order_id: str,
     items: list[Mapping[str, Any]],

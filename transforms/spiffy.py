@@ -58,41 +58,20 @@ def derived_refunds(order_id: str, transactions: list[dict]) -> list[dict]:
 def map_order(order: Mapping[str, Any]) -> Rows:
     """All warehouse rows of one Spiffy Stores order."""
     order_id = v.required_id(order.get("id"), "order id")
-    currency = v.currency(order.get("currency"))
-    customer = order.get("customer") or {}
+    row = sf.order_row(order_id, order, money, fulfillment="fulfilment_status")
+    row.update(
+        total_discounts=v.money_or_zero(order.get("discount_price"))
+        + v.money_or_zero(order.get("cart_discount_price")),
+        total_shipping=money(order.get("shipping_price")),
+        total_tax=money(order.get("tax_price")),
+        total_surcharge=money(order.get("surcharge_price")),
+    )
     codes = sf.discount_rows(order_id, order.get("discount_codes") or [], money)
     transactions = sf.transaction_rows(
-        order_id, order.get("transactions") or [], money, currency=currency
+        order_id, order.get("transactions") or [], money, currency=row["currency"]
     )
-    rows: Rows = {
-        "orders": [
-            {
-                "order_id": order_id,
-                "order_number": v.identifier(order.get("order_number")),
-                "name": v.text(order.get("name")),
-                "created_at": v.timestamp(order.get("created_at")),
-                "updated_at": v.timestamp(order.get("updated_at")),
-                "processed_at": None,
-                "cancelled_at": v.timestamp(order.get("cancelled_at")),
-                "closed_at": v.timestamp(order.get("closed_at")),
-                "cancel_reason": v.text(order.get("cancel_reason")),
-                "currency": currency,
-                "financial_status": v.status(order.get("financial_status")),
-                "fulfillment_status": v.status(order.get("fulfilment_status")),
-                "is_test": v.flag(order.get("test")),
-                "taxes_included": v.flag(order.get("taxes_included")),
-                "subtotal_price": money(order.get("subtotal_price")),
-                "total_discounts": v.money_or_zero(order.get("discount_price"))
-                + v.money_or_zero(order.get("cart_discount_price")),
-                "total_shipping": money(order.get("shipping_price")),
-                "total_tax": money(order.get("tax_price")),
-                "total_surcharge": money(order.get("surcharge_price")),
-                "total_price": money(order.get("total_price")),
-                "customer_id": v.identifier(customer.get("id")),
-                "email": v.text(order.get("email")),
-                "source_name": None,
-            }
-        ],
+    return {
+        "orders": [row],
         "order_lines": sf.line_rows(
             order_id,
             order.get("line_items") or [],
@@ -108,4 +87,3 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         "refunds": derived_refunds(order_id, transactions),
         "transactions": transactions,
     }
-    return rows
