@@ -3,7 +3,10 @@ retries so fault tests run in milliseconds."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,3 +75,26 @@ def run_load(shops: list[Shop], warehouse: Path, **options: object) -> list[Shop
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+@contextmanager
+def held_by_another_process(warehouse: Path, read_only: bool) -> Iterator[None]:
+    """Another process holds the warehouse open (a notebook reading, or a load writing)."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r');"
+            " print('ready', flush=True); time.sleep(60)",
+            str(warehouse),
+            "r" if read_only else "w",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

@@ -18,7 +18,7 @@ from pipelines import cli
 from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
 from simulators.registry import SIMULATORS
-from tests.conftest import FAST_RETRY, query, run_load, shop_for
+from tests.conftest import FAST_RETRY, held_by_another_process, query, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
 
 PLATFORMS = sorted(SIMULATORS)
@@ -215,23 +215,8 @@ def test_a_reader_holding_the_warehouse_makes_a_load_fail_clearly(
     configure(monkeypatch, "haravan", sim)
     monkeypatch.setenv("SHOPDUCK__LOCK_WAIT_SECONDS", "0.5")
     duckdb.connect(str(warehouse)).close()
-    reader = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
-            " print('ready', flush=True); time.sleep(60)",
-            str(warehouse),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert reader.stdout.readline().strip() == "ready"
+    with held_by_another_process(warehouse, read_only=True):
         code = cli.main(["load", "--warehouse", str(warehouse)])
-    finally:
-        reader.kill()
-        reader.wait()
     err = capsys.readouterr().err
     assert code == 1 and "open in another program" in err and err.count("\n") == 1
     assert cli.main(["load", "--warehouse", str(warehouse)]) == 0  # and loads once it is closed

@@ -4,8 +4,6 @@ date, and both notebooks execute headless and draw their charts."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +16,7 @@ from nbclient import NotebookClient
 from pipelines.demo import run_demo
 from pipelines.models import run_checks
 from pipelines.report import open_read_only, summary, top_refunded
-from tests.conftest import query
+from tests.conftest import held_by_another_process, query
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 pytestmark = pytest.mark.xdist_group("demo_warehouse")  # build the demo warehouse once
@@ -130,23 +128,8 @@ def test_refunds_land_on_their_refund_date_not_the_order_date(demo_warehouse):
 def test_report_fails_with_one_clear_line_while_a_load_holds_the_file(demo_warehouse, capsys):
     from pipelines import cli
 
-    holder = subprocess.Popen(  # a load in another process holds the write lock
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
-            " print('ready', flush=True); time.sleep(60)",
-            str(demo_warehouse),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_by_another_process(demo_warehouse, read_only=False):  # a load is writing
         code = cli.main(["report", "--warehouse", str(demo_warehouse)])
-    finally:
-        holder.kill()
-        holder.wait()
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "locked by a running load" in err
 
