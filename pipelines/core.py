@@ -16,7 +16,15 @@ from pipelines.errors import ShopduckError
 from pipelines.http import ApiClient, RetryPolicy
 from pipelines.paging import Page
 from transforms.page import OrderMapper, map_page
-from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, Rows, iter_tables
+from transforms.tables import (
+    JSON_COLUMNS,
+    ORDER_KEY,
+    RESET_MARKER,
+    TABLES,
+    Rows,
+    Table,
+    iter_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,10 @@ class Shop:
     lookback_minutes: int = 10
     page_size: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def page_size_within(self, maximum: int) -> int:
+        """The configured PAGE_SIZE, capped at the API's maximum (the maximum by default)."""
+        return min(self.page_size or maximum, maximum)
 
     def secret(self, key: str) -> str:
         """A credential; a missing one is a configuration error naming the key, not the value."""
@@ -78,7 +90,6 @@ class Platform:
     fetch: Fetch
     list_ids: ListIds
     map_order: Callable[..., Rows]
-    page_size: int | None
     mapper_options: tuple[str, ...] = ()  # shop options the mapper takes (Lunasoft: currency)
 
     def mapper(self, shop: Shop) -> OrderMapper:
@@ -142,10 +153,9 @@ def _floor(moment: datetime, precision: timedelta) -> datetime:
     return epoch + ((moment - epoch) // precision) * precision
 
 
-def _hints(table_name: str) -> Any:
-    table = next(t for t in TABLES if t.name == table_name)
+def _hints(table: Table) -> Any:
     columns: dict[str, Any] = {
-        name: {"data_type": "json"} for name in JSON_COLUMNS.get(table_name, ())
+        name: {"data_type": "json"} for name in JSON_COLUMNS.get(table.name, ())
     }
     if table.child_of_order:
         columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": True}
@@ -158,7 +168,7 @@ def _hints(table_name: str) -> Any:
     )
 
 
-HINTS = {table.name: _hints(table.name) for table in TABLES}
+HINTS = {table.name: _hints(table) for table in TABLES}
 
 
 BATCH_ORDERS = 500  # orders mapped before their arrow tables are handed to dlt

@@ -55,5 +55,4 @@ PLATFORM = Platform(
     fetch=fetch,
     list_ids=list_ids,
     map_order=map_order,
-    page_size=None,
 )

@@ -33,7 +33,7 @@ def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
 def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions) -> Iterator[Page]:
     """Every order (any status) updated inside the run's window, by since_id keyset."""
     window = updated_window(cursor, shop, run, precision=timedelta(seconds=1))
-    page_size = min(shop.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    page_size = shop.page_size_within(MAX_PAGE_SIZE)
     params = {"status": "any", "limit": page_size, **window_params(window, datetime.isoformat)}
     yield from keyset_pages(
         client, ENDPOINT, params, envelope="orders", id_param="since_id", page_size=page_size
@@ -55,5 +55,4 @@ PLATFORM = Platform(
     fetch=fetch,
     list_ids=list_ids,
     map_order=map_order,
-    page_size=MAX_PAGE_SIZE,
 )

@@ -88,6 +88,5 @@ PLATFORM = Platform(
     fetch=fetch,
     list_ids=list_ids,
     map_order=map_order,
-    page_size=PAGE_SIZE,
     mapper_options=("currency",),
 )

@@ -45,7 +45,7 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     start = created_window_start(cursor, run, trailing_days)
     if start is not None:
         params["created_after"] = start.date().isoformat()
-    page_size = min(shop.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    page_size = shop.page_size_within(MAX_PAGE_SIZE)
     yield from offset_pages(
         client, ENDPOINT, params, envelope="data", page_size=page_size, has_next=has_next
     )
@@ -66,5 +66,4 @@ PLATFORM = Platform(
     fetch=fetch,
     list_ids=list_ids,
     map_order=map_order,
-    page_size=MAX_PAGE_SIZE,
 )

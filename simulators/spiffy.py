@@ -34,6 +34,24 @@ def order_total(order: Order) -> Decimal:
     return order.total_price + surcharge(order)
 
 
+def transaction(
+    order: Order, ident: int, amount: Decimal, at: datetime, kind: str, status: str = "Success"
+) -> dict[str, Any]:
+    """One entry of an order's `transactions`, as Spiffy spells it ("Sale", "Success")."""
+    return {
+        "id": ident,
+        "order_id": order.id,
+        "amount": money(amount),
+        "authorization": "",
+        "created_at": zulu(at),
+        "gateway": "Friendly Bank",
+        "kind": kind,
+        "status": status,
+        "transaction_id": "",
+        "description": f"{kind.upper()} {status.upper()}",
+    }
+
+
 class SpiffyApi(ShopifyLikeApi):
     name = "spiffy"
     prefix = "/api"
@@ -50,48 +68,24 @@ class SpiffyApi(ShopifyLikeApi):
         cart_discount = sum((line.discount for line in order.lines), Decimal(0))
         extra = surcharge(order)
         transactions = [
-            {
-                "id": order.payment_id,
-                "order_id": order.id,
-                "amount": money(order_total(order)),
-                "authorization": "1156177",
-                "created_at": zulu(order.created_at),
-                "gateway": "Friendly Bank",
-                "kind": "Sale",
-                "status": "Success",
-                "transaction_id": "",
-                "description": "TRANSACTION APPROVED",
-            }
+            transaction(order, order.payment_id, order_total(order), order.created_at, "Sale")
         ]
         for refund in order.refunds:
             transactions.append(
-                {
-                    "id": refund.transaction_id,
-                    "order_id": order.id,
-                    "amount": money(refund.amount),
-                    "authorization": "",
-                    "created_at": zulu(refund.created_at),
-                    "gateway": "Friendly Bank",
-                    "kind": "Refund",
-                    "status": "Success",
-                    "transaction_id": "",
-                    "description": "REFUND APPROVED",
-                }
+                transaction(
+                    order, refund.transaction_id, refund.amount, refund.created_at, "Refund"
+                )
             )
-            if refund.id % 5 == 0:  # a declined attempt first: not money returned
+            if refund.id % 5 == 0:  # a declined attempt too: not money returned
                 transactions.append(
-                    {
-                        "id": refund.transaction_id + 1,
-                        "order_id": order.id,
-                        "amount": money(refund.amount),
-                        "authorization": "",
-                        "created_at": zulu(refund.created_at),
-                        "gateway": "Friendly Bank",
-                        "kind": "Refund",
-                        "status": "Failure",
-                        "transaction_id": "",
-                        "description": "REFUND DECLINED",
-                    }
+                    transaction(
+                        order,
+                        refund.transaction_id + 1,
+                        refund.amount,
+                        refund.created_at,
+                        "Refund",
+                        "Failure",
+                    )
                 )
         return {
             "id": order.id,

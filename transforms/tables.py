@@ -214,7 +214,6 @@ TABLES: tuple[Table, ...] = (
     RAW_ORDERS,
     QUARANTINE,
 )
-TABLES_BY_NAME = {table.name: table for table in TABLES}
 JSON_COLUMNS = {"raw_orders": ("payload",), "quarantine": ("payload",)}
 
 Rows = dict[str, list[dict[str, object]]]
