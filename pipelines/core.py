@@ -4,18 +4,21 @@ window, and the dlt source that turns API pages into arrow tables for the wareho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.extract import DltSource
 
 from pipelines.errors import ShopduckError
 from pipelines.http import ApiClient, RetryPolicy
-from pipelines.paging import Page
-from transforms.page import OrderMapper, map_page
+from pipelines.mapping import MappingJob, MappingPool
+from pipelines.paging import Page, prefetched
+from transforms.page import MappedBatch, OrderMapper
 from transforms.tables import (
     JSON_COLUMNS,
     ORDER_KEY,
@@ -23,7 +26,7 @@ from transforms.tables import (
     TABLES,
     Rows,
     Table,
-    iter_tables,
+    to_arrow,
 )
 
 
@@ -153,49 +156,68 @@ def _floor(moment: datetime, precision: timedelta) -> datetime:
     return epoch + ((moment - epoch) // precision) * precision
 
 
-def _hints(table: Table) -> Any:
+def table_hints(table: Table, *, merge: bool) -> dict[str, Any]:
+    """dlt hints of a warehouse table. Merging (delete-insert on the table's key; child tables
+    also on the order key, with `_reset_marker` rows deleting) replaces what a shop loaded
+    before; a shop's first load has nothing to replace and is appended, which is much cheaper."""
     columns: dict[str, Any] = {
         name: {"data_type": "json"} for name in JSON_COLUMNS.get(table.name, ())
     }
     if table.child_of_order:
-        columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": True}
-    return dlt.mark.make_hints(
-        table_name=table.name,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key=list(table.key),
-        merge_key=list(ORDER_KEY) if table.child_of_order else None,
-        columns=columns,
-    )
+        columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": merge}
+    if not merge:
+        return {"table_name": table.name, "write_disposition": "append", "columns": columns}
+    return {
+        "table_name": table.name,
+        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+        "primary_key": list(table.key),
+        "merge_key": list(ORDER_KEY) if table.child_of_order else None,
+        "columns": columns,
+    }
 
 
-HINTS = {table.name: _hints(table) for table in TABLES}
+BATCH_ORDERS = 2000  # orders whose arrow tables are handed to dlt together
 
 
-BATCH_ORDERS = 500  # orders mapped before their arrow tables are handed to dlt
-
-
-def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchStats) -> DltSource:
-    """The dlt source of one shop: a single resource that yields, per batch of API pages, an
-    arrow table for every warehouse table. The cursor is saved in dlt's resource state only
-    after the last page, so it is committed together with the data it covers."""
+def orders_source(
+    platform: Platform,
+    shop: Shop,
+    run: RunOptions,
+    stats: FetchStats,
+    mapping: MappingPool,
+    *,
+    first_load: bool = False,
+) -> DltSource:
+    """The dlt source of one shop: a single resource that yields, per batch of orders, an arrow
+    table for every warehouse table. Pages are fetched a few ahead and mapped by `mapping`'s
+    worker processes. The cursor is saved in dlt's resource state only after the last page, so
+    it is committed together with the data it covers. `first_load`: the warehouse holds nothing
+    of this shop, so the tables are appended to instead of merged."""
 
     def pages() -> Iterator[Any]:
         state = dlt.current.resource_state()
         cursor: dict[str, Any] = {} if run.full_refresh else dict(state.get("cursor", {}))
         client = platform.connect(shop, run.retry)
-        mapper = platform.mapper(shop)
-        batch = PageBatch()
+        job = MappingJob(
+            platform.mapper(shop), platform.name, shop.name, run.started_at, not first_load
+        )
+        batch = TableBatch()
         try:
-            for page in platform.fetch(client, shop, cursor, run):
-                stats.pages += 1
-                stats.requests = client.requests
-                rows, mapped = map_page(mapper, page, run.started_at)
-                stats.orders += len(mapped)
-                stats.quarantined += len(rows.get("quarantine", []))
-                batch.add(rows, mapped)
-                if batch.orders >= BATCH_ORDERS:
-                    yield from batch.flush(platform.name, shop.name)
-            yield from batch.flush(platform.name, shop.name)
+            with closing(prefetched(platform.fetch(client, shop, cursor, run))) as fetched:
+                for mapped, page_count in mapping.map(job, fetched):
+                    stats.pages += page_count
+                    stats.requests = client.requests
+                    stats.orders += mapped.orders
+                    stats.quarantined += mapped.quarantined
+                    batch.add(mapped)
+                    if batch.orders >= BATCH_ORDERS:
+                        yield from batch.flush()
+            yield from batch.flush()
+            if first_load and stats.orders:  # create the tables no order had rows for
+                for table in TABLES:
+                    if table.name not in batch.written:
+                        empty = to_arrow(table, platform.name, shop.name, [])
+                        yield dlt.mark.with_table_name(empty, table.name)
         finally:
             stats.requests = client.requests
             client.close()
@@ -203,27 +225,31 @@ def orders_source(platform: Platform, shop: Shop, run: RunOptions, stats: FetchS
         stats.cursor = dict(cursor)
 
     def shop_orders() -> Any:
-        return dlt.resource(pages, name="orders")
+        resource = dlt.resource(pages, name="orders")
+        for table in TABLES:
+            hints = table_hints(table, merge=not first_load)
+            resource.apply_hints(create_table_variant=True, **hints)
+        return resource
 
     return dlt.source(shop_orders, name=platform.name, max_table_nesting=0)()
 
 
 @dataclass
-class PageBatch:
-    """Rows of several pages, handed to dlt together: fewer, larger arrow tables."""
+class TableBatch:
+    """Arrow tables of several mapped chunks, handed to dlt together: fewer, larger tables."""
 
-    rows: Rows = field(default_factory=dict)
-    mapped: list[str] = field(default_factory=list)
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     orders: int = 0
+    written: set[str] = field(default_factory=set)  # tables flushed so far
 
-    def add(self, rows: Rows, mapped: list[str]) -> None:
-        for name, table_rows in rows.items():
-            self.rows.setdefault(name, []).extend(table_rows)
-        self.mapped += mapped
-        self.orders += len(mapped) + len(rows.get("quarantine", []))
+    def add(self, mapped: MappedBatch) -> None:
+        for name, data in mapped.tables.items():
+            self.tables.setdefault(name, []).append(data)
+        self.orders += mapped.orders + mapped.quarantined
 
-    def flush(self, platform: str, shop: str) -> Iterator[Any]:
-        """The batch's arrow tables with their dlt hints; empties the batch."""
-        for table, data in iter_tables(platform, shop, self.rows, self.mapped):
-            yield dlt.mark.with_hints(data, HINTS[table.name], create_table_variant=True)
-        self.rows, self.mapped, self.orders = {}, [], 0
+    def flush(self) -> Iterator[Any]:
+        """One arrow table per warehouse table, marked with its table name; empties the batch."""
+        for name, parts in self.tables.items():
+            yield dlt.mark.with_table_name(pa.concat_tables(parts), name)
+        self.written.update(self.tables)
+        self.tables, self.orders = {}, 0

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipelines.errors import ShopduckError
@@ -189,8 +190,17 @@ class ApiClient:
                 f"{self.shop}: GET {response.url} returned an HTML page, not JSON "
                 f"(is base_url right?)"
             )
+        return decode_json(body)
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a JSON body with orjson, falling back to the standard library for what orjson
+    refuses but Python reads (integers beyond 64 bits); an invalid body is transient (a cut or
+    truncated response: the next attempt usually gets the whole page)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
         try:
             return json.loads(body)
         except json.JSONDecodeError as error:
-            # A cut or truncated body: the next attempt usually gets the whole page.
             raise TransientError(f"invalid JSON body ({error.msg})") from None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 from pipelines.http import ApiClient, ApiError
 
 Page = list[dict[str, Any]]
+T = TypeVar("T")
 
 
 def _records(body: Any, envelope: str, client: ApiClient) -> Page:
@@ -90,3 +93,47 @@ def offset_pages(
         if not records or not has_next(body):
             return
         start += max(1, len(records) - overlap)
+
+
+def prefetched(pages: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """`pages`, read by a background thread up to `depth` items ahead, so that waiting for the
+    API (and its rate limit) overlaps with mapping and loading. An error in the thread is raised
+    here, after the items before it; closing this generator stops the thread."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def offer(item: tuple[bool, Any]) -> bool:
+        while not stopped.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not offer((False, page)):
+                    return
+            offer((True, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            offer((True, error))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="shopduck-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            done, item = queue.get()
+            if done:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stopped.set()
+        thread.join()

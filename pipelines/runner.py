@@ -1,6 +1,6 @@
 """Runs a load: every shop is extracted concurrently (one dlt pipeline per shop, so each has its
-own cursor and a failing shop costs nobody else anything), then normalized and loaded into the
-warehouse one at a time, and the reporting models are refreshed."""
+own cursor and a failing shop costs nobody else anything) and, as each finishes, normalized and
+loaded into the warehouse, one load at a time."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dlt
 import duckdb
@@ -23,6 +24,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
 from pipelines.errors import ShopduckError, one_line
+from pipelines.mapping import MappingPool
 from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
 
@@ -134,12 +136,13 @@ def _wait_until(
 def load_shops(
     shops: list[Shop], warehouse: Path, options: RunOptions, progress: str = "none"
 ) -> list[ShopResult]:
-    """Extract every shop concurrently, then load each into the warehouse in turn."""
+    """Extract every shop concurrently (mapping on every core) and load each into the
+    warehouse as soon as its extraction is done, one load at a time."""
     results = [ShopResult(shop) for shop in shops]
-    pipelines: dict[int, dlt.Pipeline] = {}
+    in_warehouse = shops_in_warehouse(warehouse)
+    preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
 
-    def extract(index: int) -> None:
-        result = results[index]
+    def extract(result: ShopResult) -> dlt.Pipeline | None:
         started = time.monotonic()
         try:
             pipeline = _pipeline(result.shop, warehouse, progress)
@@ -147,36 +150,69 @@ def load_shops(
                 pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()
             )
             platform = PLATFORMS[result.shop.platform]
-            pipeline.extract(orders_source(platform, result.shop, options, result.stats))
+            first_load = not (
+                pending
+                or _stored_cursor(pipeline, platform.name)
+                or (result.shop.platform, result.shop.name) in in_warehouse
+            )
+            source = orders_source(
+                platform, result.shop, options, result.stats, mapping, first_load=first_load
+            )
+            pipeline.extract(source)
             if pending or result.stats.orders or result.stats.quarantined:
-                pipelines[index] = pipeline
-            else:  # nothing changed: drop the cursor-only package (the old cursor is as good)
-                pipeline.abort_packages()
+                return pipeline
+            pipeline.abort_packages()  # nothing changed: drop the cursor-only package
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
             log.error(
                 "%s/%s: extraction failed: %s", result.shop.platform, result.shop.name, result.error
             )
-        result.seconds = time.monotonic() - started
+        finally:
+            result.seconds = time.monotonic() - started
+        return None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as pool:
-        list(pool.map(extract, range(len(shops))))
-
-    for index, pipeline in sorted(pipelines.items()):
-        result = results[index]
-        started = time.monotonic()
-        try:
-            finish_interrupted_commit(pipeline)
-            pipeline.normalize()
-            result.load_info = str(pipeline.load())
-        except Exception as error:
-            result.error = one_line(error)
-            log.error(
-                "%s/%s: load failed: %s", result.shop.platform, result.shop.name, result.error
-            )
-        result.seconds += time.monotonic() - started
+    with (
+        MappingPool(preload) as mapping,
+        ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as threads,
+    ):
+        extractions = {threads.submit(extract, result): result for result in results}
+        for done in as_completed(extractions):
+            pipeline = done.result()
+            if pipeline is not None:
+                _load(pipeline, extractions[done])
     record_runs(warehouse, results, options.started_at)
     return results
+
+
+def _load(pipeline: dlt.Pipeline, result: ShopResult) -> None:
+    started = time.monotonic()
+    try:
+        finish_interrupted_commit(pipeline)
+        pipeline.normalize()
+        result.load_info = str(pipeline.load())
+    except Exception as error:
+        result.error = one_line(error)
+        log.error("%s/%s: load failed: %s", result.shop.platform, result.shop.name, result.error)
+    result.seconds += time.monotonic() - started
+
+
+def _stored_cursor(pipeline: dlt.Pipeline, source: str) -> Any:
+    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
+    return resources.get("orders", {}).get("cursor")
+
+
+def shops_in_warehouse(warehouse: Path) -> set[tuple[str, str]]:
+    """(platform, shop) of every shop with orders in the warehouse."""
+    with duckdb.connect(str(warehouse)) as con:
+        found = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = 'orders'",
+            [DATASET],
+        ).fetchone()
+        if not found or not found[0]:
+            return set()
+        rows = con.execute(f"select distinct platform, shop from {DATASET}.orders").fetchall()
+    return {(platform, shop) for platform, shop in rows}
 
 
 RUNS_DDL = f"""

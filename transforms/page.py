@@ -1,14 +1,20 @@
-"""Map one page of platform payloads to warehouse rows, quarantining what cannot be mapped."""
+"""Map pages of platform payloads to warehouse rows and arrow tables, quarantining what cannot
+be mapped."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from transforms.tables import Rows
+import orjson
+import pyarrow as pa
+
+from transforms.tables import Rows, iter_tables
 from transforms.values import MappingError, identifier
 
 OrderMapper = Callable[[Mapping[str, Any]], Rows]
@@ -33,9 +39,37 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+# In compact JSON (as orjson writes it) a member is `"name":value` and a quote inside a string is
+# always escaped, so these match real members only, never text inside a value.
+_SCALAR = rb'(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null)'
+_SENSITIVE_MEMBERS = [
+    (
+        b'"%s":' % re.escape(key.encode()),
+        re.compile(b',"%s":' % re.escape(key.encode()) + _SCALAR + b"(?=[,}])"),  # not first
+        re.compile(b'{"%s":' % re.escape(key.encode()) + _SCALAR + b",?"),  # first in its object
+    )
+    for key in sorted(SENSITIVE_KEYS)
+]
+
+
+def scrubbed_page(page: bytes) -> Any:
+    """Parse a page's compact JSON (as `json_bytes` writes it) without passwords, card data or
+    other secrets, at any depth. Sensitive members are cut from the text before parsing, which
+    costs little; a sensitive value that is an object or a list is removed after parsing."""
+    for needle, later_member, first_member in _SENSITIVE_MEMBERS:
+        if needle in page:
+            page = first_member.sub(b"{", later_member.sub(b"", page))
+    try:
+        payloads = orjson.loads(page)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        payloads = json.loads(page)
+    if any(needle in page for needle, _, _ in _SENSITIVE_MEMBERS):
+        scrub(payloads)
+    return payloads
+
+
 def scrub(payload: Any) -> Any:
-    """Remove passwords, card data and other secrets from a freshly parsed payload, at any depth,
-    in place (the payload belongs to this page), and return it."""
+    """Remove every sensitive key from a parsed payload, at any depth, in place; return it."""
     stack = [payload]
     while stack:
         node = stack.pop()
@@ -48,19 +82,27 @@ def scrub(payload: Any) -> Any:
     return payload
 
 
+def json_bytes(payload: Any) -> bytes:
+    """Compact UTF-8 JSON of a parsed payload."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def map_page(
     mapper: OrderMapper, payloads: Iterable[Mapping[str, Any]], seen_at: datetime
 ) -> tuple[Rows, list[str]]:
     """Rows of every table for a page, and the ids of the orders that mapped.
 
-    Secrets and card data are stripped first (see `scrub`). An order that cannot be mapped
-    becomes one `quarantine` row with the reason and its payload;
-    its previously loaded rows are left as they were and the rest of the page still loads.
+    The payloads are stored as they are: scrub them first (see `scrubbed_page`). An order that
+    cannot be mapped becomes one `quarantine` row with the reason and its payload; its previously
+    loaded rows are left as they were and the rest of the page still loads.
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
-    for payload in map(scrub, payloads):
-        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    for payload in payloads:
+        raw = json_bytes(payload).decode()
         try:
             order_rows = mapper(payload)
         except _BAD_INPUT as error:
@@ -83,3 +125,36 @@ def map_page(
         )
         mapped.append(str(order["order_id"]))
     return rows, mapped
+
+
+@dataclass
+class MappedBatch:
+    """A batch of pages mapped to one arrow table per warehouse table that has rows."""
+
+    tables: dict[str, pa.Table]
+    orders: int
+    quarantined: int
+
+
+def map_batch(
+    mapper: OrderMapper,
+    platform: str,
+    shop: str,
+    pages: list[bytes],
+    seen_at: datetime,
+    reset: bool,
+) -> MappedBatch:
+    """Map pages (JSON lists of order payloads, as `json_bytes` writes them) to arrow tables,
+    without secrets (see `scrubbed_page`). With `reset`, each mapped order's previously loaded
+    child rows are replaced (see `transforms.tables.iter_tables`). A pure function of its
+    arguments, so it can run in a worker process."""
+    rows: Rows = defaultdict(list)
+    mapped: list[str] = []
+    for page in pages:
+        page_rows, page_mapped = map_page(mapper, scrubbed_page(page), seen_at)
+        for name, table_rows in page_rows.items():
+            rows[name].extend(table_rows)
+        mapped += page_mapped
+    resets = mapped if reset else []
+    tables = {table.name: data for table, data in iter_tables(platform, shop, rows, resets)}
+    return MappedBatch(tables, len(mapped), len(rows.get("quarantine", [])))

@@ -224,13 +224,11 @@ def to_arrow(
     platform: str,
     shop: str,
     rows: list[dict[str, object]],
-    reset_orders: Iterable[str],
+    reset_orders: Iterable[str] = (),
 ) -> pa.Table:
-    """Arrow table of `rows` with platform and shop prepended and, for child tables, one reset
-    marker row per order in `reset_orders` (which deletes that order's previous rows)."""
-    markers = (
-        [table.marker_key(order_id) for order_id in reset_orders] if table.child_of_order else []
-    )
+    """Arrow table of `rows` with platform and shop prepended and, for child tables, the
+    `_reset_marker` column plus one marker row per order in `reset_orders`."""
+    markers = [table.marker_key(order_id) for order_id in reset_orders]
     body = pa.Table.from_pylist(rows + markers, schema=table.schema)
     count = body.num_rows
     body = body.add_column(0, pa.field("shop", ID, nullable=False), pa.array([shop] * count, ID))
@@ -244,11 +242,18 @@ def to_arrow(
 
 
 def iter_tables(
-    platform: str, shop: str, rows: Rows, mapped_orders: list[str]
+    platform: str, shop: str, rows: Rows, reset_orders: list[str]
 ) -> Iterator[tuple[Table, pa.Table]]:
-    """Arrow tables for one page: every table with rows or with orders to reset."""
+    """Arrow tables for a batch of orders: every table with rows or with orders to reset.
+
+    An order's new rows replace its previous ones through the merge key; an order in
+    `reset_orders` left without rows in a child table gets a marker row there instead, which
+    deletes what it had."""
     for table in TABLES:
         table_rows = rows.get(table.name, [])
-        resets = mapped_orders if table.child_of_order else ()
-        if table_rows or (table.child_of_order and mapped_orders):
-            yield table, to_arrow(table, platform, shop, table_rows, resets)
+        markers: list[str] = []
+        if table.child_of_order and reset_orders:
+            present = {row["order_id"] for row in table_rows}
+            markers = [order_id for order_id in reset_orders if order_id not in present]
+        if table_rows or markers:
+            yield table, to_arrow(table, platform, shop, table_rows, markers)

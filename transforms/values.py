@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from transforms.currencies import ISO_4217
@@ -32,6 +33,13 @@ def money(value: Any, *, cents: bool = False) -> Decimal | None:
         return None
     if isinstance(value, bool):
         raise MappingError(f"money value {value!r} is a boolean")
+    if not isinstance(value, str | int | float):
+        raise MappingError(f"money value {value!r} is not a number")
+    return _money(value, cents)
+
+
+@lru_cache(maxsize=65536, typed=True)  # prices repeat; Decimals are immutable
+def _money(value: str | int | float, cents: bool) -> Decimal:
     try:
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
