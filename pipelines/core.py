@@ -150,6 +150,15 @@ def created_window_start(
     return run.started_at - timedelta(days=trailing_days)
 
 
+def changed_since(cursor: Mapping[str, Any], shop: Shop, run: RunOptions) -> datetime | None:
+    """For platforms without an updated filter: an order re-read in the trailing window counts
+    as changed if it was modified after the previous run started, less the lookback. None when
+    every order read is to be loaded (first run, full refresh, `--since`)."""
+    if run.since is not None or run.full_refresh or not cursor.get("loaded_at"):
+        return None
+    return datetime.fromisoformat(cursor["loaded_at"]) - timedelta(minutes=shop.lookback_minutes)
+
+
 def _floor(moment: datetime, precision: timedelta) -> datetime:
     moment = moment.astimezone(UTC)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
@@ -213,7 +222,9 @@ def orders_source(
                     if batch.orders >= BATCH_ORDERS:
                         yield from batch.flush()
             yield from batch.flush()
-            if first_load and stats.orders:  # create the tables no order had rows for
+            if first_load and (
+                stats.orders or stats.quarantined
+            ):  # create the tables no order had rows for
                 for table in TABLES:
                     if table.name not in batch.written:
                         empty = to_arrow(table, platform.name, shop.name, [])

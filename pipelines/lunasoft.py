@@ -7,19 +7,22 @@
 - Filters: `id` and `created_on_after` only. New orders are found by the id keyset after the
   highest id loaded; status changes to older orders (their `statuses` grow, `modified`
   changes) by re-reading a trailing window of creation dates (default 30 days,
-  `trailing_days`).
+  `trailing_days`), of which only the orders active since the last run (less the lookback)
+  are loaded again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from pipelines.core import Platform, RunOptions, Shop, created_window_start
+from pipelines.core import Platform, RunOptions, Shop, changed_since, created_window_start
 from pipelines.http import ApiClient, RetryPolicy, bearer
 from pipelines.paging import Page, keyset_pages, record_ids
 from pipelines.settings import DEFAULT_TRAILING_DAYS
 from transforms.lunasoft import map_order
+from transforms.values import MappingError, timestamp
 
 ENDPOINT = "/orders"
 PAGE_SIZE = 50
@@ -59,13 +62,31 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
 
     trailing_days = int(shop.options.get("trailing_days", DEFAULT_TRAILING_DAYS))
     start = created_window_start(cursor, run, trailing_days)
+    since = changed_since(cursor, shop, run)
     if start is None:
         yield from pages({}, None)
     else:
-        yield from pages({"created_on_after": start.strftime("%Y-%m-%dT%H:%M:%S+0000")}, None)
+        window = {"created_on_after": start.strftime("%Y-%m-%dT%H:%M:%S+0000")}
+        for page in pages(window, None):
+            active = [order for order in page if since is None or active_since(order, since)]
+            if active:
+                yield active
         yield from pages({}, highest)
     cursor["max_id"] = highest
     cursor["loaded_at"] = run.started_at.isoformat()
+
+
+def active_since(order: dict[str, Any], since: datetime) -> bool:
+    """Whether an order was created, modified or given a status at or after `since`; an order
+    whose dates cannot be read counts as active (mapping it reports the problem)."""
+    try:
+        statuses = [status.get("created") for status in order.get("statuses") or []]
+        created, *changes = (
+            timestamp(value) for value in (order.get("created"), order.get("modified"), *statuses)
+        )
+    except (MappingError, AttributeError, TypeError):
+        return True
+    return created is None or any(moment >= since for moment in (created, *changes) if moment)
 
 
 def list_ids(client: ApiClient, shop: Shop) -> Iterator[Page]:

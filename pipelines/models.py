@@ -1,5 +1,6 @@
 """The SQL layer: applies the `sql/` models (staging, intermediate, marts, in that order) to
-the warehouse and runs the zero-row assertion queries in `sql/tests/`."""
+the warehouse and runs the zero-row assertion queries in `sql/tests/`. Most models are views;
+the daily and product aggregates are tables, rebuilt with the rest after every load."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def model_files() -> list[Path]:
 
 
 def apply_models(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace every reporting view. Within a layer a model may read another one, so
-    models whose inputs do not exist yet are retried after the rest, until none is left."""
-    con.execute(f"create schema if not exists {REPORTING_SCHEMA}")
+    """Rebuild the `reporting` schema from the models: nothing else lives there, so a model
+    that was removed or changed from view to table leaves nothing stale. Within a layer a model
+    may read another one, so models whose inputs do not exist yet are retried after the rest."""
+    con.execute(f"drop schema if exists {REPORTING_SCHEMA} cascade")
+    con.execute(f"create schema {REPORTING_SCHEMA}")
     pending = model_files()
     while pending:
         failed: list[tuple[Path, duckdb.Error]] = []
@@ -58,7 +61,7 @@ def has_data(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def refresh_models(warehouse: Path) -> dict[str, list[tuple]]:
-    """Rebuild the reporting views, then run the checks as warnings that never block a load."""
+    """Rebuild the reporting models, then run the checks as warnings that never block a load."""
     with duckdb.connect(str(warehouse)) as con:
         if not has_data(con):
             return {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 from tests.conftest import query, run_load, shop_for
 from transforms.merchantpro import map_order
@@ -113,14 +114,18 @@ def test_a_status_change_inside_the_window_is_picked_up_and_older_ones_need_a_fu
     ancient = next(o for o in orders if o.cancelled_at is None and o.financial_status == "paid")
     sim.store.refund(recent.id, partial=False)
     sim.store.cancel(ancient.id)
+    before = len(sim.requests)
     assert run_load([shop], warehouse)[0].ok
+    incremental = [unquote(r) for r in sim.requests[before:]]
+    # the window is listed by id and date_modified only; just the modified order is fetched
+    assert all("created_after=" in r and "fields=id,date_modified" in r for r in incremental[:-1])
+    assert incremental[-1].count("ids=") == 1 and f"ids={recent.id}&" in incremental[-1]
     status = dict(query(warehouse, "select order_id, financial_status from commerce.orders"))
     assert status[str(recent.id)] == "refunded"
     assert query(
         warehouse, "select count(*) from commerce.refunds where order_id = ?", [str(recent.id)]
     ) == [(1,)]
     assert status[str(ancient.id)] == "paid"  # created 60+ days ago: outside the window
-    assert "created_after=" in sim.requests[-1]
     assert run_load([shop], warehouse, full_refresh=True)[0].ok
     status = dict(query(warehouse, "select order_id, financial_status from commerce.orders"))
     assert status[str(ancient.id)] == "canceled"

@@ -3,7 +3,8 @@
 -- excluded. Cancelled orders are counted in `cancelled_orders` only: their sales and their
 -- refunds are left out of every money column, so a cancellation never shows as revenue.
 -- total_collected = total_price of the day's orders - money refunded that day.
-create or replace view reporting.daily_sales as
+-- A table, rebuilt after every load that changed data, so dashboards read it instantly.
+create or replace table reporting.daily_sales as
 with sales as (
     select order_date as day, platform, shop, currency,
         count(*) filter (where not is_cancelled) as orders,

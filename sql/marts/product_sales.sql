@@ -1,7 +1,8 @@
 -- reporting.product_sales: one row per product x platform x shop x currency, over
 -- non-test, non-cancelled orders and non-gift-card lines.
 -- refund_rate = refunded_quantity / quantity (share of units sold that came back).
-create or replace view reporting.product_sales as
+-- A table, rebuilt after every load that changed data.
+create or replace table reporting.product_sales as
 select
     platform, shop, currency, product_id,
     any_value(title) as title,
