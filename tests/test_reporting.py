@@ -147,3 +147,28 @@ def test_notebook_executes_headless_and_draws_its_charts(demo_warehouse, monkeyp
         if "image/png" in output.get("data", {})
     ]
     assert len(images) >= 3
+
+
+def test_the_aggregate_tables_are_rebuilt_by_every_load_that_changes_data(simulator, warehouse):
+    from pipelines.models import refresh_models
+    from tests.conftest import run_load, shop_for
+
+    sim = simulator("haravan", orders=60)
+    shop = shop_for("haravan", sim)
+    total_orders = "select sum(orders) from reporting.daily_sales"
+    assert run_load([shop], warehouse)[0].ok
+    refresh_models(warehouse)
+    before = query(warehouse, total_orders)[0][0]
+    added = sim.store.add_orders(5)
+    assert run_load([shop], warehouse)[0].ok
+    refresh_models(warehouse)
+    counted = [o for o in added if not o.test and o.cancelled_at is None]
+    assert query(warehouse, total_orders)[0][0] == before + len(counted)
+    kinds = dict(
+        query(
+            warehouse,
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'reporting'",
+        )
+    )
+    assert kinds["daily_sales"] == "BASE TABLE" and kinds["orders"] == "VIEW"

@@ -56,7 +56,59 @@ def test_rerun_without_changes_reads_one_page_and_changes_nothing(platform, simu
     assert result.ok, result.error
     assert result.stats.pages <= 1
     assert len(sim.requests) <= 2  # one page (FlickRocket confirms the end with an empty one)
+    assert result.stats.orders == 0  # nothing unchanged is loaded again
     assert snapshot(warehouse) == before
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_loads_mapped_by_worker_processes_equal_the_source(
+    platform, simulator, warehouse, monkeypatch
+):
+    import pipelines.mapping
+
+    monkeypatch.setattr(pipelines.mapping, "CHUNK_ORDERS", 30)
+    started = []
+    real_pool = pipelines.mapping.MappingPool._pool
+    monkeypatch.setattr(
+        pipelines.mapping.MappingPool, "_pool", lambda self: started.append(1) or real_pool(self)
+    )
+    sim = simulator(platform, orders=150)
+    shop = shop_for(platform, sim, page_size=50)
+    assert run_load([shop], warehouse)[0].ok
+    assert len(started) >= 3  # chunks went to the workers
+    assert warehouse_totals(warehouse, platform, shop.name) == expected_totals(platform, sim.store)
+    store = sim.store
+    changed = [o for o in store.visible() if o.cancelled_at is None and not o.refunds][-3:]
+    store.add_orders(40)
+    store.refund(changed[0].id, partial=True)
+    store.cancel(changed[1].id)
+    store.remove_line(changed[2].id)
+    assert run_load([shop], warehouse)[0].ok
+    assert warehouse_totals(warehouse, platform, shop.name) == expected_totals(platform, store)
+    counts = query(warehouse, "select count(*), count(distinct order_id) from commerce.orders")
+    assert counts == [(len(store.visible()),) * 2]
+
+
+def test_a_shop_whose_loading_state_was_lost_is_merged_not_duplicated(
+    simulator, warehouse, tmp_path
+):
+    import shutil
+
+    sim = simulator("haravan", orders=80)
+    shop = shop_for("haravan", sim)
+    assert run_load([shop], warehouse)[0].ok  # a first load: appended
+    shutil.rmtree(tmp_path / ".shopduck")  # the pipeline folder, with the cursor, is gone
+    sim.store.refund(sim.store.visible()[-1].id, partial=False)
+    assert run_load([shop], warehouse)[0].ok
+    assert warehouse_totals(warehouse, "haravan", shop.name) == expected_totals(
+        "haravan", sim.store
+    )
+    for table in SNAPSHOT_TABLES:
+        key = "refund_id" if table == "refunds" else "order_id"
+        if table in ("orders", "raw_orders", "refunds"):
+            assert query(
+                warehouse, f"select count(*) = count(distinct {key}) from commerce.{table}"
+            ) == [(True,)]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
