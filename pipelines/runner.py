@@ -20,6 +20,7 @@ from typing import Any
 
 import dlt
 import duckdb
+import pandas  # noqa: F401  (see below)
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
@@ -28,9 +29,14 @@ from pipelines.mapping import MappingPool
 from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
 
+# pandas is imported up front, in this thread: DuckDB imports it lazily from C++ when loading,
+# and dlt, extracting in another thread at that moment, would find it half-initialized in
+# `sys.modules` ("partially initialized module 'pandas' has no attribute 'DataFrame'").
+
 log = logging.getLogger("shopduck")
-# DuckDB takes 80 % of RAM by default; merges of a large backfill spill to disk beyond this.
-DUCKDB_MEMORY_LIMIT = "256MB"
+# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead, and need
+# not keep insertion order (every table has a key).
+DUCKDB_SETTINGS = {"memory_limit": "128MB", "preserve_insertion_order": False}
 
 
 class WarehouseBusy(ShopduckError):
@@ -84,7 +90,7 @@ def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name=pipeline_name(shop),
         destination=dlt.destinations.duckdb(
-            DuckDbCredentials(str(warehouse), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+            DuckDbCredentials(str(warehouse), global_config=DUCKDB_SETTINGS)
         ),
         dataset_name=DATASET,
         pipelines_dir=str(_pipelines_dir(warehouse)),
