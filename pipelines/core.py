@@ -222,13 +222,8 @@ def orders_source(
                     if batch.orders >= BATCH_ORDERS:
                         yield from batch.flush()
             yield from batch.flush()
-            if first_load and (
-                stats.orders or stats.quarantined
-            ):  # create the tables no order had rows for
-                for table in TABLES:
-                    if table.name not in batch.written:
-                        empty = to_arrow(table, platform.name, shop.name, [])
-                        yield dlt.mark.with_table_name(empty, table.name)
+            if first_load and batch.written:
+                yield from batch.missing_tables(platform.name, shop.name)
         finally:
             stats.requests = client.requests
             client.close()
@@ -264,3 +259,11 @@ class TableBatch:
             yield dlt.mark.with_table_name(pa.concat_tables(parts), name)
         self.written.update(self.tables)
         self.tables, self.orders = {}, 0
+
+    def missing_tables(self, platform: str, shop: str) -> Iterator[Any]:
+        """An empty arrow table for every table no batch had rows for: a first load creates
+        them all, so the reporting models find every table."""
+        for table in TABLES:
+            if table.name not in self.written:
+                empty = to_arrow(table, platform, shop, [])
+                yield dlt.mark.with_table_name(empty, table.name)

@@ -31,6 +31,7 @@ class MappingJob:
     reset: bool
 
     def run(self, pages: list[bytes]) -> MappedBatch:
+        """The pages mapped (in whichever process this runs)."""
         return map_batch(self.mapper, self.platform, self.shop, pages, self.seen_at, self.reset)
 
 
@@ -83,8 +84,8 @@ class MappingPool:
                 ):
                     future, count = pending.popleft()
                     yield future.result(), count
-            if chunk and not pending and self._executor is None:
-                yield job.run(chunk), len(chunk)  # too little to be worth a worker
+            if chunk and self._executor is None:
+                yield job.run(chunk), len(chunk)  # too little to be worth starting the workers
             elif chunk:
                 pending.append((self._pool().submit(job.run, chunk), len(chunk)))
             while pending:

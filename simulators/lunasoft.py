@@ -5,6 +5,7 @@ false), default sort `-id`, filters `id` (>=) and `created_on_after`, every valu
 
 from __future__ import annotations
 
+import bisect
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -40,14 +41,17 @@ class LunasoftApi(BaseApi):
         return None
 
     def list_orders(self, query: Query) -> Response:
-        orders = self.store.visible()
+        orders = self.store.visible()  # ascending by id
         if query.get("id"):
-            orders = [o for o in orders if o.id >= int(query["id"])]
+            orders = orders[bisect.bisect_left(orders, int(query["id"]), key=lambda o: o.id) :]
         if query.get("created_on_after"):
-            orders = [o for o in orders if o.created_at >= parse_time(query["created_on_after"])]
-        keys = {"id": lambda o: o.id, "created": lambda o: (o.created_at, o.id)}
+            after = parse_time(query["created_on_after"])
+            orders = [o for o in orders if o.created_at >= after]
         sort = query.get("sort") or "-id"
-        orders.sort(key=keys[sort.lstrip("-")], reverse=sort.startswith("-"))
+        if sort.lstrip("-") == "created":
+            orders.sort(key=lambda o: (o.created_at, o.id))
+        if sort.startswith("-"):
+            orders.reverse()
         page = max(1, int(query.get("page") or 1))
         chosen = orders[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         more = page * PAGE_SIZE < len(orders)

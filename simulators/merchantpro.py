@@ -74,9 +74,11 @@ class MerchantProApi(BaseApi):
         if query.get("customer_id"):
             orders = [o for o in orders if o.customer_id == int(query["customer_id"])]
         if query.get("created_after"):
-            orders = [o for o in orders if o.created_at >= parse_time(query["created_after"])]
+            after = parse_time(query["created_after"])
+            orders = [o for o in orders if o.created_at >= after]
         if query.get("created_before"):
-            orders = [o for o in orders if o.created_at < parse_time(query["created_before"])]
+            before = parse_time(query["created_before"])
+            orders = [o for o in orders if o.created_at < before]
         sort = query.get("sort")
         if sort == "date_created":
             orders.sort(key=lambda o: (o.created_at, o.id))

@@ -5,7 +5,6 @@ renderer, checks credentials, enforces an optional leaky-bucket rate limit and i
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections import deque
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 from simulators.model import Order, Store
 
@@ -246,7 +247,7 @@ class Simulator:
         body: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = json.dumps(body, default=str).encode()
+        data = orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)
         self._raw(handler, status, data, "application/json; charset=utf-8", len(data), headers)
 
     @staticmethod
