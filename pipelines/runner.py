@@ -34,9 +34,9 @@ from pipelines.settings import DATASET
 # `sys.modules` ("partially initialized module 'pandas' has no attribute 'DataFrame'").
 
 log = logging.getLogger("shopduck")
-# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead, and need
-# not keep insertion order (every table has a key).
-DUCKDB_SETTINGS = {"memory_limit": "128MB", "preserve_insertion_order": False}
+# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
+# saves about 100 MB at the peak of a large backfill but makes it about 25 % slower.)
+DUCKDB_SETTINGS = {"memory_limit": "256MB"}
 
 
 class WarehouseBusy(ShopduckError):
@@ -182,7 +182,9 @@ def load_shops(
         ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as threads,
     ):
         extractions = {threads.submit(extract, result): result for result in results}
-        for done in as_completed(extractions):
+        for finished, done in enumerate(as_completed(extractions), start=1):
+            if finished == len(extractions):
+                mapping.close()
             pipeline = done.result()
             if pipeline is not None:
                 _load(pipeline, extractions[done])
