@@ -87,6 +87,9 @@ def _pipelines_dir(warehouse: Path) -> Path:
 
 
 def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
+    # A loaded package's files are in the warehouse: keeping them would grow the pipeline
+    # folder by every load.
+    dlt.config["load.delete_completed_jobs"] = True
     return dlt.pipeline(
         pipeline_name=pipeline_name(shop),
         destination=dlt.destinations.duckdb(

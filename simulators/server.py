@@ -165,6 +165,7 @@ class Simulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, no delayed ACK
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass

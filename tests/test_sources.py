@@ -203,3 +203,12 @@ def test_no_credential_or_password_reaches_the_warehouse(platform, simulator, wa
         )
     for forbidden in [*secrets, "password", "card_last_4", "credit_card_number", "-secret"]:
         assert forbidden not in dump
+
+
+def test_loaded_files_do_not_pile_up_in_the_pipeline_folder(simulator, warehouse, tmp_path):
+    sim = simulator("spiffy", orders=60)
+    shop = shop_for("spiffy", sim)
+    assert run_load([shop], warehouse)[0].ok
+    sim.store.add_orders(3)
+    assert run_load([shop], warehouse)[0].ok
+    assert list((tmp_path / ".shopduck").rglob("*.parquet")) == []
