@@ -26,6 +26,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from pipelines.core import FetchStats, RunOptions, Shop, orders_source
 from pipelines.errors import ShopduckError, one_line
 from pipelines.mapping import MappingPool
+from pipelines.models import has_data
 from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
 
@@ -215,12 +216,7 @@ def _stored_cursor(pipeline: dlt.Pipeline, source: str) -> Any:
 def shops_in_warehouse(warehouse: Path) -> set[tuple[str, str]]:
     """(platform, shop) of every shop with orders in the warehouse."""
     with duckdb.connect(str(warehouse)) as con:
-        found = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = 'orders'",
-            [DATASET],
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_data(con):
             return set()
         rows = con.execute(f"select distinct platform, shop from {DATASET}.orders").fetchall()
     return {(platform, shop) for platform, shop in rows}
