@@ -41,7 +41,7 @@ class MappingPool:
     maps in this process and never pays for it."""
 
     def __init__(self, preload: Iterable[str] = (), workers: int | None = None) -> None:
-        self.workers = workers or len(os.sched_getaffinity(0))
+        self.workers = workers or _usable_cores()
         self._preload = sorted({"transforms.page", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -100,3 +100,10 @@ class MappingPool:
         finally:
             for future, _ in pending:
                 future.cancel()
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (every core where the system cannot say, as on macOS)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
