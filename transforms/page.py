@@ -56,14 +56,16 @@ def scrubbed_page(page: bytes) -> Any:
     """Parse a page's compact JSON (as `json_bytes` writes it) without passwords, card data or
     other secrets, at any depth. Sensitive members are cut from the text before parsing, which
     costs little; a sensitive value that is an object or a list is removed after parsing."""
-    for needle, later_member, first_member in _SENSITIVE_MEMBERS:
-        if needle in page:
-            page = first_member.sub(b"{", later_member.sub(b"", page))
+    present = [member for member in _SENSITIVE_MEMBERS if member[0] in page]
+    for _, later_member, first_member in present:
+        page = first_member.sub(b"{", later_member.sub(b"", page))
     try:
         payloads = orjson.loads(page)
     except orjson.JSONDecodeError:  # integers beyond 64 bits
         payloads = json.loads(page)
-    if any(needle in page for needle, _, _ in _SENSITIVE_MEMBERS):
+    # Cutting whole members joins text that was already there, so only a key seen before can
+    # remain (its value was an object or a list).
+    if any(needle in page for needle, _, _ in present):
         scrub(payloads)
     return payloads
 
