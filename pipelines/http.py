@@ -4,18 +4,17 @@ name the shop and URL but never a credential."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
+import msgspec
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipelines.errors import ShopduckError
@@ -27,6 +26,13 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 class ApiError(ShopduckError):
     """A permanent failure talking to a shop's API; the message is one line for the user."""
+
+
+class UnexpectedBody(Exception):
+    """A body that is JSON but not shaped as the API document says (raised by a decoder)."""
+
+
+T = TypeVar("T")
 
 
 class TransientError(Exception):
@@ -126,8 +132,9 @@ class ApiClient:
         """Close the connection pool."""
         self._http.close()
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """The decoded JSON body of `GET path?params`, retried on transient failures."""
+    def get(self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], T]) -> T:
+        """`GET path?params`, its JSON body decoded by `decode`, retried on transient failures
+        (an invalid body, usually cut short, among them)."""
         retrying = Retrying(
             retry=retry_if_exception_type((TransientError, httpx.TransportError)),
             stop=stop_after_attempt(self.policy.attempts),
@@ -137,7 +144,7 @@ class ApiClient:
         )
         url = self._http.build_request("GET", path, params=params).url
         try:
-            return retrying(self._get_once, path, params)
+            return retrying(self._get_once, path, params, decode)
         except TransientError as error:
             raise ApiError(
                 f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: {error}"
@@ -156,7 +163,9 @@ class ApiClient:
         backoff = self.policy.initial_wait * 2 ** (retry_state.attempt_number - 1)
         return min(self.policy.max_wait, backoff * (0.5 + random.random() / 2))
 
-    def _get_once(self, path: str, params: Mapping[str, Any] | None) -> Any:
+    def _get_once(
+        self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], T]
+    ) -> T:
         self._respect_pacing()
         self.requests += 1
         response = self._http.get(path, params=params)
@@ -173,7 +182,7 @@ class ApiClient:
             )
         if status >= 400:
             raise ApiError(f"{self.shop}: HTTP {status} from GET {response.url}")
-        return self._decode(response)
+        return self._decode(response, decode)
 
     def _respect_pacing(self) -> None:
         with self._lock:
@@ -182,25 +191,17 @@ class ApiClient:
             log.debug("%s: pacing %.2fs for the rate limit", self.shop, delay)
             self._sleep(delay)
 
-    def _decode(self, response: httpx.Response) -> Any:
+    def _decode(self, response: httpx.Response, decode: Callable[[bytes], T]) -> T:
         content_type = response.headers.get("Content-Type", "")
         body = response.content
-        if "html" in content_type or body.lstrip()[:1] == b"<":
+        if "html" in content_type or body[:64].lstrip()[:1] == b"<":
             raise ApiError(
                 f"{self.shop}: GET {response.url} returned an HTML page, not JSON "
                 f"(is base_url right?)"
             )
-        return decode_json(body)
-
-
-def decode_json(body: bytes) -> Any:
-    """Parse a JSON body with orjson, falling back to the standard library for what orjson
-    refuses but Python reads (integers beyond 64 bits); an invalid body is transient (a cut or
-    truncated response: the next attempt usually gets the whole page)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
         try:
-            return json.loads(body)
-        except json.JSONDecodeError as error:
-            raise TransientError(f"invalid JSON body ({error.msg})") from None
+            return decode(body)
+        except UnexpectedBody as error:
+            raise ApiError(f"{self.shop}: GET {response.url}: {error}") from None
+        except msgspec.DecodeError as error:  # a cut or truncated body: worth another attempt
+            raise TransientError(f"invalid JSON body ({error})") from None

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from pipelines.core import Platform, RunOptions, Shop, changed_since, created_window_start
 from pipelines.http import ApiClient, RetryPolicy, bearer
 from pipelines.paging import Page, keyset_pages, record_ids
@@ -68,7 +70,9 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     else:
         window = {"created_on_after": start.strftime("%Y-%m-%dT%H:%M:%S+0000")}
         for page in pages(window, None):
-            active = [order for order in page if since is None or active_since(order, since)]
+            active = page.subset(
+                since is None or active_since(order, since) for order in page.fields(Activity)
+            )
             if active:
                 yield active
         yield from pages({}, highest)
@@ -76,13 +80,23 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
     cursor["loaded_at"] = run.started_at.isoformat()
 
 
-def active_since(order: dict[str, Any], since: datetime) -> bool:
+class Activity(msgspec.Struct):
+    """What dates an order's changes: its creation, last modification and statuses."""
+
+    created: Any = None
+    modified: Any = None
+    statuses: Any = None
+
+
+def active_since(order: Activity | None, since: datetime) -> bool:
     """Whether an order was created, modified or given a status at or after `since`; an order
     whose dates cannot be read counts as active (mapping it reports the problem)."""
+    if order is None:
+        return True
     try:
-        statuses = [status.get("created") for status in order.get("statuses") or []]
+        statuses = [status.get("created") for status in order.statuses or []]
         created, *changes = (
-            timestamp(value) for value in (order.get("created"), order.get("modified"), *statuses)
+            timestamp(value) for value in (order.created, order.modified, *statuses)
         )
     except (MappingError, AttributeError, TypeError):
         return True

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import TracebackType
 
 from pipelines.paging import Page
-from transforms.page import MappedBatch, OrderMapper, json_bytes, map_batch
+from transforms.page import MappedBatch, OrderMapper, map_batch
 
 CHUNK_ORDERS = 500  # orders in one task for a worker
 TASKS_PER_WORKER = 2  # tasks queued per worker, so none waits for the next chunk
@@ -79,7 +79,7 @@ class MappingPool:
         orders = 0
         try:
             for page in pages:
-                chunk.append(json_bytes(page))
+                chunk.append(page.json())
                 orders += len(page)
                 if orders < CHUNK_ORDERS:
                     continue

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import msgspec
 
 from pipelines.core import Platform, RunOptions, Shop, changed_since, created_window_start
 from pipelines.http import ApiClient, RetryPolicy
@@ -56,10 +57,10 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
         yield from orders(client, {**window, "include": "line_items"}, page_size)
     else:
         changed = [
-            str(record["id"])
+            str(record.id)
             for page in orders(client, {**window, "fields": "id,date_modified"}, MAX_PAGE_SIZE)
-            for record in page
-            if record.get("id") is not None and modified_since(record, since)
+            for record in page.fields(Modified)
+            if record is not None and record.id is not None and modified_since(record, since)
         ]
         for first in range(0, len(changed), page_size):
             ids = ",".join(changed[first : first + page_size])
@@ -74,11 +75,18 @@ def orders(client: ApiClient, params: dict[str, Any], page_size: int) -> Iterato
     )
 
 
-def modified_since(record: dict[str, Any], since: datetime) -> bool:
+class Modified(msgspec.Struct):
+    """An order's id and last modification, as listed with `fields=id,date_modified`."""
+
+    id: Any = None
+    date_modified: Any = None
+
+
+def modified_since(record: Modified, since: datetime) -> bool:
     """Whether an order was modified at or after `since`; an order whose `date_modified`
     cannot be read counts as modified (mapping it reports the problem)."""
     try:
-        modified = timestamp(record.get("date_modified"))
+        modified = timestamp(record.date_modified)
     except MappingError:
         return True
     return modified is None or modified >= since

@@ -1,33 +1,90 @@
-"""The ways the five APIs page, as generators of record lists (one list per response)."""
+"""The ways the five APIs page, as generators of `Page`s (one per response)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from queue import Full, Queue
 from typing import Any, TypeVar
 
-from pipelines.http import ApiClient, ApiError
+import msgspec
 
-Page = list[dict[str, Any]]
+from pipelines.http import ApiClient, UnexpectedBody
+
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
-def _records(body: Any, envelope: str, client: ApiClient) -> Page:
-    records = body.get(envelope) if isinstance(body, dict) else None
-    if not isinstance(records, list):
-        raise ApiError(f"{client.shop}: response has no {envelope!r} list")
-    return records
+class Head(msgspec.Struct):
+    """The part of a record that paging reads."""
+
+    id: Any = None
 
 
-def record_ids(records: Page) -> list[int]:
+class Page:
+    """One response's records as compact JSON text. Only what paging needs is decoded here (ids,
+    a few dates); the mapping workers decode whole records, so the loading process never
+    builds Python objects for every field of every order."""
+
+    def __init__(self, records: list[msgspec.Raw]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def fields(self, kind: type[S]) -> list[S | None]:
+        """Each record decoded as the struct `kind`, which names the fields wanted (others are
+        skipped unread); None for a record that is not an object."""
+        try:
+            return msgspec.json.decode(self.json(), type=list[kind])
+        except msgspec.ValidationError:  # some record is not an object: decode one by one
+            return [_decoded_or_none(record, kind) for record in self.records]
+
+    def ids(self) -> list[Any]:
+        """Each record's `id` as sent (None where it has none)."""
+        return [head.id if head is not None else None for head in self.fields(Head)]
+
+    def subset(self, keep: Iterable[bool]) -> Page:
+        """The records for which `keep` is true."""
+        return Page([record for record, wanted in zip(self.records, keep, strict=True) if wanted])
+
+    def json(self) -> bytes:
+        """The records as a compact JSON list."""
+        return b"[" + b",".join(self.records) + b"]"
+
+
+def _decoded_or_none(record: msgspec.Raw, kind: type[S]) -> S | None:
+    try:
+        return msgspec.json.decode(record, type=kind)
+    except msgspec.ValidationError:
+        return None
+
+
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RECORDS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def page_body(body: bytes, envelope: str) -> tuple[Page, dict[str, Any]]:
+    """A response body split into the page of records under `envelope` (whitespace between
+    tokens removed, nothing else decoded) and its other members, decoded (paging links and
+    counts)."""
+    try:
+        members = _MEMBERS.decode(msgspec.json.format(body, indent=-1))
+        records = _RECORDS.decode(members.pop(envelope))
+    except (msgspec.ValidationError, KeyError):
+        raise UnexpectedBody(f"response has no {envelope!r} list") from None
+    return Page(records), {name: msgspec.json.decode(value) for name, value in members.items()}
+
+
+def record_ids(page: Page) -> list[int]:
     """The integer ids of a page; a record with a missing or malformed id is skipped here (it
     is quarantined when mapped) so that it cannot stop the paging."""
     ids = []
-    for record in records:
+    for value in page.ids():
         try:
-            ids.append(int(record["id"]))
-        except (KeyError, TypeError, ValueError):
+            ids.append(int(value))
+        except (TypeError, ValueError):
             continue
     return ids
 
@@ -49,20 +106,20 @@ def keyset_pages(
     `id_param` is `since_id` (ids greater than; `inclusive=False`) or an `id` filter meaning
     "greater or equal" (`inclusive=True`). Keyset paging never skips a record when others are
     deleted or updated while it runs, unlike page numbers. Stops on an empty page, a page
-    shorter than `page_size` (when the server honours one), or when `is_last(body)` says so.
+    shorter than `page_size` (when the server honours one), or when `is_last(rest)` says so
+    (`rest`: the response's members other than the records, such as paging links).
     """
     last = after_id
     while True:
         query = dict(params)
         if last is not None:
             query[id_param] = last + 1 if inclusive else last
-        body = client.get(path, query)
-        records = _records(body, envelope, client)
+        records, rest = client.get(path, query, partial(page_body, envelope=envelope))
         if not records:
             return
         yield records
         last = max([last or 0, *record_ids(records)])
-        if (page_size is not None and len(records) < page_size) or (is_last and is_last(body)):
+        if (page_size is not None and len(records) < page_size) or (is_last and is_last(rest)):
             return
 
 
@@ -76,7 +133,8 @@ def offset_pages(
     has_next: Callable[[Any], bool],
     overlap: int = 5,
 ) -> Iterator[Page]:
-    """Pages fetched with `start`/`limit` offsets until `has_next(body)` is false.
+    """Pages fetched with `start`/`limit` offsets until `has_next(rest)` is false (`rest`: see
+    `keyset_pages`).
 
     Offsets shift when a record already read is deleted, which would skip the record that slides
     back across a page boundary; each page therefore starts `overlap` records before the end of
@@ -84,13 +142,14 @@ def offset_pages(
     """
     start, seen = 0, set()
     while True:
-        body = client.get(path, {**params, "start": start, "limit": page_size})
-        records = _records(body, envelope, client)
-        fresh = [r for r in records if r.get("id") not in seen]
-        seen.update(r.get("id") for r in fresh)
-        if fresh:
-            yield fresh
-        if not records or not has_next(body):
+        query = {**params, "start": start, "limit": page_size}
+        records, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        ids = records.ids()
+        fresh = [record_id not in seen for record_id in ids]
+        seen.update(ids)
+        if any(fresh):
+            yield records.subset(fresh)
+        if not records or not has_next(rest):
             return
         start += max(1, len(records) - overlap)
 

@@ -35,7 +35,12 @@ def listed_ids(shop: Shop, options: RunOptions) -> set[str]:
     platform = PLATFORMS[shop.platform]
     client = platform.connect(shop, options.retry)
     try:
-        return {str(record["id"]) for page in platform.list_ids(client, shop) for record in page}
+        return {
+            str(order_id)
+            for page in platform.list_ids(client, shop)
+            for order_id in page.ids()
+            if order_id is not None
+        }
     finally:
         client.close()
 
