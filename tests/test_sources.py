@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from simulators.registry import SIMULATORS
@@ -212,3 +213,20 @@ def test_loaded_files_do_not_pile_up_in_the_pipeline_folder(simulator, warehouse
     sim.store.add_orders(3)
     assert run_load([shop], warehouse)[0].ok
     assert list((tmp_path / ".shopduck").rglob("*.parquet")) == []
+
+
+def test_order_payloads_are_stored_with_zstd_on_first_and_later_loads(simulator, warehouse):
+    sim = simulator("haravan", orders=60)
+    shop = shop_for("haravan", sim)
+    assert run_load([shop], warehouse)[0].ok
+    sim.store.add_orders(3)
+    assert run_load([shop], warehouse)[0].ok
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("checkpoint")
+        stored = con.execute(
+            "select distinct compression from pragma_storage_info('commerce.raw_orders') "
+            "where column_name = 'payload' and segment_type = 'JSON'"
+        ).fetchall()
+        loaded = con.execute("select count(*) from commerce.raw_orders").fetchone()
+    assert stored == [("ZSTD",)]
+    assert loaded == (63,)
