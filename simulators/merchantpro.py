@@ -7,6 +7,7 @@ timestamps with a `+02:00` offset. Orders have no refund records: a fully refund
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -59,7 +60,8 @@ class MerchantProApi(BaseApi):
         return None
 
     def list_orders(self, path: str, query: Query) -> Response:
-        orders = self.store.visible()
+        sort = query.get("sort")
+        orders = self.store.by_creation() if sort == "date_created" else self.store.visible()
         if query.get("id"):
             orders = [o for o in orders if o.id == int(query["id"])]
         if query.get("ids"):
@@ -73,18 +75,18 @@ class MerchantProApi(BaseApi):
                 orders = [o for o in orders if value_of(o) == query[name]]
         if query.get("customer_id"):
             orders = [o for o in orders if o.customer_id == int(query["customer_id"])]
-        if query.get("created_after"):
+        if query.get("created_after") and sort == "date_created":  # sorted by it: bisect
+            after = parse_time(query["created_after"])
+            orders = orders[bisect.bisect_left(orders, after, key=lambda o: o.created_at) :]
+        elif query.get("created_after"):
             after = parse_time(query["created_after"])
             orders = [o for o in orders if o.created_at >= after]
         if query.get("created_before"):
             before = parse_time(query["created_before"])
             orders = [o for o in orders if o.created_at < before]
-        sort = query.get("sort")
-        if sort == "date_created":
-            orders.sort(key=lambda o: (o.created_at, o.id))
-        elif sort == "date_created.desc":
+        if sort == "date_created.desc":
             orders.sort(key=lambda o: (o.created_at, o.id), reverse=True)
-        else:  # undocumented default: newest id first
+        elif sort != "date_created":  # undocumented default: newest id first
             orders.sort(key=lambda o: o.id, reverse=True)
         start = int(query.get("start") or 0)
         limit = min(int(query.get("limit") or self.max_limit), self.max_limit)

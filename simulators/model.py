@@ -193,6 +193,7 @@ class Store:
         self.orders: dict[int, Order] = {}
         self.deleted: set[int] = set()
         self._visible: list[Order] | None = None  # sorted view, rebuilt when orders come or go
+        self._by_creation: list[Order] | None = None  # the same, by creation time
         self._next_id = 450789469
         self._next_child_id = 100000
         now = self.clock()
@@ -272,7 +273,7 @@ class Store:
             price = Decimal("4.95") if currency != "VND" else Decimal(30000)
             order.shipping = ("Standard", "standard", price)
         self.orders[order_id] = order
-        self._visible = None
+        self._visible = self._by_creation = None
         if seasoned:
             self._season(order)
         return order
@@ -357,6 +358,14 @@ class Store:
                 self._visible = [self.orders[key] for key in sorted(self.orders)]
             return list(self._visible)
 
+    def by_creation(self) -> list[Order]:
+        """Orders the API returns, ascending by creation time, then id (creation times never
+        change, so the view is rebuilt only when orders come or go)."""
+        with self.lock:
+            if self._by_creation is None:
+                self._by_creation = sorted(self.orders.values(), key=lambda o: (o.created_at, o.id))
+            return list(self._by_creation)
+
     def add_orders(self, count: int) -> list[Order]:
         """New orders created now."""
         with self.lock:
@@ -397,7 +406,7 @@ class Store:
         with self.lock:
             self.orders.pop(order_id)
             self.deleted.add(order_id)
-            self._visible = None
+            self._visible = self._by_creation = None
 
     def mutate(self, count: int) -> dict[str, int]:
         """A random mix of what happens to a live shop between two loads (for the demo)."""
