@@ -362,7 +362,7 @@ class Store:
         """Orders the API returns, ascending by creation time, then id (creation times never
         change, so the view is rebuilt only when orders come or go)."""
         with self.lock:
-            if self._by_creation is None:
+            if self._by_creation is None or len(self._by_creation) != len(self.orders):
                 self._by_creation = sorted(self.orders.values(), key=lambda o: (o.created_at, o.id))
             return list(self._by_creation)
 
