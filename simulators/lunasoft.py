@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from simulators.model import Order
@@ -41,20 +43,22 @@ class LunasoftApi(BaseApi):
         return None
 
     def list_orders(self, query: Query) -> Response:
-        orders = self.store.visible()  # ascending by id
+        by_id = self.store.visible()  # ascending by id
         if query.get("id"):
-            orders = orders[bisect.bisect_left(orders, int(query["id"]), key=lambda o: o.id) :]
+            by_id = by_id[bisect.bisect_left(by_id, int(query["id"]), key=lambda o: o.id) :]
+        orders: Iterable[Order] = by_id
         if query.get("created_on_after"):
             after = parse_time(query["created_on_after"])
-            orders = [o for o in orders if o.created_at >= after]
+            orders = (o for o in orders if o.created_at >= after)
         sort = query.get("sort") or "-id"
         if sort.lstrip("-") == "created":
-            orders.sort(key=lambda o: (o.created_at, o.id))
+            orders = sorted(orders, key=lambda o: (o.created_at, o.id))
         if sort.startswith("-"):
-            orders.reverse()
+            orders = list(orders)[::-1]
         page = max(1, int(query.get("page") or 1))
-        chosen = orders[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        more = page * PAGE_SIZE < len(orders)
+        # read one order past the page (lazily, when ascending by id) to know if there is more
+        window = list(islice(orders, (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1))
+        chosen, more = window[:PAGE_SIZE], len(window) > PAGE_SIZE
         return Response(
             {"orders": [self.payload(o) for o in chosen], "next_page": page + 1 if more else False}
         )
