@@ -81,7 +81,7 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
 
 
 class Activity(msgspec.Struct):
-    """What dates an order's changes: its creation, last modification and statuses."""
+    """The dates that tell whether an order changed: creation, last modification, statuses."""
 
     created: Any = None
     modified: Any = None

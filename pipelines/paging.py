@@ -114,12 +114,12 @@ def keyset_pages(
         query = dict(params)
         if last is not None:
             query[id_param] = last + 1 if inclusive else last
-        records, rest = client.get(path, query, partial(page_body, envelope=envelope))
-        if not records:
+        page, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        if not page:
             return
-        yield records
-        last = max([last or 0, *record_ids(records)])
-        if (page_size is not None and len(records) < page_size) or (is_last and is_last(rest)):
+        yield page
+        last = max([last or 0, *record_ids(page)])
+        if (page_size is not None and len(page) < page_size) or (is_last and is_last(rest)):
             return
 
 
@@ -143,15 +143,15 @@ def offset_pages(
     start, seen = 0, set()
     while True:
         query = {**params, "start": start, "limit": page_size}
-        records, rest = client.get(path, query, partial(page_body, envelope=envelope))
-        ids = records.ids()
+        page, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        ids = page.ids()
         fresh = [record_id not in seen for record_id in ids]
         seen.update(ids)
         if any(fresh):
-            yield records.subset(fresh)
-        if not records or not has_next(rest):
+            yield page.subset(fresh)
+        if not page or not has_next(rest):
             return
-        start += max(1, len(records) - overlap)
+        start += max(1, len(page) - overlap)
 
 
 def prefetched(pages: Iterator[T], depth: int = 4) -> Iterator[T]:
