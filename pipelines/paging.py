@@ -69,6 +69,12 @@ def page_body(body: bytes, envelope: str) -> tuple[Page, dict[str, Any]]:
     """A response body split into the page of records under `envelope` (whitespace between
     tokens removed, nothing else decoded) and its other members, decoded (paging links and
     counts)."""
+    try:  # msgspec checks the JSON's structure but not the bytes inside strings
+        body.decode()
+    except UnicodeDecodeError as error:
+        raise UnexpectedBody(
+            f"response is not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
     try:
         members = _MEMBERS.decode(msgspec.json.format(body, indent=-1))
         records = _RECORDS.decode(members.pop(envelope))

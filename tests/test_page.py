@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from pipelines.core import RunOptions
+from pipelines.http import UnexpectedBody
 from pipelines.paging import page_body
 from pipelines.platforms import PLATFORMS
 from simulators.registry import SIMULATORS
@@ -64,3 +65,11 @@ def test_a_body_as_an_api_may_write_it_is_scrubbed_too():
         {"id": 1, "name": "Nguy\u1ec5n", "note": '"C:\\"'},
         {"id": 2, "a\\b": {}},
     ]
+
+
+def test_a_body_that_is_not_utf8_or_has_no_record_list_is_refused_with_the_reason():
+    with pytest.raises(UnexpectedBody, match=r"not UTF-8 \(invalid start byte at byte 29\)"):
+        page_body(b'{"orders":[{"id":1,"name":"ab\xff"}]}', "orders")
+    for body in (b'{"data":[]}', b'{"orders":{}}', b"[1,2]"):
+        with pytest.raises(UnexpectedBody, match="response has no 'orders' list"):
+            page_body(body, "orders")
