@@ -144,14 +144,15 @@ def offset_pages(
 
     Offsets shift when a record already read is deleted, which would skip the record that slides
     back across a page boundary; each page therefore starts `overlap` records before the end of
-    the previous one, and records already yielded in this run are dropped.
+    the previous one, and records already yielded in this run are dropped (a record without an
+    id cannot be recognised and is always kept: mapping quarantines it).
     """
     start, seen = 0, set()
     while True:
         query = {**params, "start": start, "limit": page_size}
         page, rest = client.get(path, query, partial(page_body, envelope=envelope))
-        ids = page.ids()
-        fresh = [record_id not in seen for record_id in ids]
+        ids = [None if record_id is None else repr(record_id) for record_id in page.ids()]
+        fresh = [record_id is None or record_id not in seen for record_id in ids]
         seen.update(ids)
         if any(fresh):
             yield page.subset(fresh)

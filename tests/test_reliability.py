@@ -191,6 +191,20 @@ def test_unmappable_records_are_quarantined_and_the_rest_of_the_page_loads(
     assert query(warehouse, "select count(*) from commerce.orders") == [(40,)]
 
 
+def test_offset_paging_keeps_records_whose_ids_cannot_be_compared(simulator, warehouse):
+    """MerchantPro drops records already read in the overlap of offset pages; records without an
+    id, or with an object as id, must reach mapping (and quarantine), not vanish or crash."""
+    sim = simulator("merchantpro", orders=30)
+    orders = sim.store.visible()
+    sim.renderer.patches[orders[2].id] = {"id": ...}
+    sim.renderer.patches[orders[3].id] = {"id": ...}
+    sim.renderer.patches[orders[4].id] = {"id": {"nested": 1}}
+    [result] = run_load([shop_for("merchantpro", sim)], warehouse)
+    assert result.ok, result.error
+    assert (result.stats.orders, result.stats.quarantined) == (27, 3)
+    assert query(warehouse, "select count(*) from commerce.orders") == [(27,)]
+
+
 def test_a_second_load_waits_then_exits_with_a_clear_message(
     simulator, warehouse, monkeypatch, capsys
 ):

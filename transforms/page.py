@@ -119,9 +119,13 @@ def map_page(
                 if isinstance(error, MappingError)
                 else f"{type(error).__name__}: {error}"
             )
-            order_id = identifier(payload.get("id")) if isinstance(payload, Mapping) else None
             rows["quarantine"].append(
-                {"order_id": order_id or "", "reason": reason, "payload": raw, "seen_at": seen_at}
+                {
+                    "order_id": _quarantine_id(payload),
+                    "reason": reason,
+                    "payload": raw,
+                    "seen_at": seen_at,
+                }
             )
             continue
         order = order_rows["orders"][0]
@@ -133,6 +137,14 @@ def map_page(
         )
         mapped.append(str(order["order_id"]))
     return rows, mapped
+
+
+def _quarantine_id(payload: Any) -> str:
+    """The order id a quarantined payload is filed under: "" when it has no usable one."""
+    try:
+        return (identifier(payload.get("id")) if isinstance(payload, Mapping) else None) or ""
+    except MappingError:
+        return ""
 
 
 @dataclass

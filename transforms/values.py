@@ -121,6 +121,8 @@ def identifier(value: Any) -> str | None:
         return None
     if isinstance(value, float):
         raise MappingError(f"id {value!r} is a float")
+    if not isinstance(value, int | str):
+        raise MappingError(f"id {value!r} is neither a number nor text")
     return str(value)
 
 
