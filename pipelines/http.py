@@ -29,7 +29,8 @@ class ApiError(ShopduckError):
 
 
 class UnexpectedBody(Exception):
-    """A body that is JSON but not shaped as the API document says (raised by a decoder)."""
+    """A body other than the API document says: not UTF-8, or JSON of another shape (raised
+    by a decoder)."""
 
 
 T = TypeVar("T")
@@ -142,17 +143,15 @@ class ApiClient:
             sleep=self._sleep,
             reraise=True,
         )
-        url = self._http.build_request("GET", path, params=params).url
         try:
             return retrying(self._get_once, path, params, decode)
-        except TransientError as error:
+        except (TransientError, httpx.TransportError) as error:
+            url = self._http.build_request("GET", path, params=params).url
+            reason = (
+                error if isinstance(error, TransientError) else f"{type(error).__name__}: {error}"
+            )
             raise ApiError(
-                f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: {error}"
-            ) from None
-        except httpx.TransportError as error:
-            raise ApiError(
-                f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: "
-                f"{type(error).__name__}: {error}"
+                f"{self.shop}: GET {url} failed after {self.policy.attempts} attempts: {reason}"
             ) from None
 
     def _wait(self, retry_state: Any) -> float:

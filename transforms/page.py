@@ -164,10 +164,10 @@ def map_batch(
     seen_at: datetime,
     reset: bool,
 ) -> MappedBatch:
-    """Map pages (compact JSON lists of order payloads, see `scrubbed_page`) to arrow tables,
-    without secrets (see `scrubbed_page`). With `reset`, each mapped order's previously loaded
-    child rows are replaced (see `transforms.tables.iter_tables`). A pure function of its
-    arguments, so it can run in a worker process."""
+    """Map pages (compact JSON lists of order payloads) to arrow tables, without secrets (see
+    `scrubbed_page`). With `reset`, each mapped order's previously loaded child rows are
+    replaced (see `transforms.tables.iter_tables`). A pure function of its arguments, so it can
+    run in a worker process."""
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
     for page in pages:
