@@ -68,7 +68,10 @@ def test_a_failing_shop_is_named_the_run_exits_non_zero_and_the_others_load(
     code = cli.main(["load", "--warehouse", str(warehouse)])
     err = capsys.readouterr().err
     assert code == 1
-    assert "bad-shop" in err and "503" in err and err.count("\n") == 1
+    [failure] = [line for line in err.splitlines() if line.startswith("shopduck:")]
+    assert "bad-shop" in failure and "good-shop" not in failure
+    assert f"GET {bad.base_url}/api/orders.json?status=any" in failure
+    assert "failed after 2 attempts: HTTP 503" in failure
     assert query(warehouse, "select shop, count(*) from commerce.orders group by shop") == [
         ("good-shop", 30)
     ]
