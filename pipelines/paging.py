@@ -29,6 +29,7 @@ class Page:
 
     def __init__(self, records: list[msgspec.Raw]) -> None:
         self.records = records
+        self._ids: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -42,8 +43,10 @@ class Page:
             return [_decoded_or_none(record, kind) for record in self.records]
 
     def ids(self) -> list[Any]:
-        """Each record's `id` as sent (None where it has none)."""
-        return [head.id if head is not None else None for head in self.fields(Head)]
+        """Each record's `id` as sent (None where it has none); decoded once."""
+        if self._ids is None:
+            self._ids = [head.id if head is not None else None for head in self.fields(Head)]
+        return self._ids
 
     def subset(self, keep: Iterable[bool]) -> Page:
         """The records for which `keep` is true."""
