@@ -75,12 +75,12 @@ class MerchantProApi(BaseApi):
                 orders = [o for o in orders if value_of(o) == query[name]]
         if query.get("customer_id"):
             orders = [o for o in orders if o.customer_id == int(query["customer_id"])]
-        if query.get("created_after") and sort == "date_created":  # sorted by it: bisect
+        if query.get("created_after"):
             after = parse_time(query["created_after"])
-            orders = orders[bisect.bisect_left(orders, after, key=lambda o: o.created_at) :]
-        elif query.get("created_after"):
-            after = parse_time(query["created_after"])
-            orders = [o for o in orders if o.created_at >= after]
+            if sort == "date_created":  # already sorted by creation: bisect
+                orders = orders[bisect.bisect_left(orders, after, key=lambda o: o.created_at) :]
+            else:
+                orders = [o for o in orders if o.created_at >= after]
         if query.get("created_before"):
             before = parse_time(query["created_before"])
             orders = [o for o in orders if o.created_at < before]
