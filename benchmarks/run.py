@@ -328,8 +328,10 @@ select 'bench' as platform, 'shop-' || (i % 5) as shop, i::varchar as order_id,
     4.95::decimal(18,4) as total_shipping, 6.00::decimal(18,4) as total_tax, null::decimal(18,4) as total_surcharge,
     105.95::decimal(18,4) as total_price, (i % 4000)::varchar as customer_id, null::varchar as email,
     'web' as source_name, null::varchar as parent_order_id, null::varchar as return_source_order_id,
-    false as is_deleted
+    i % 50 = 0 as is_cancelled, false as is_deleted
 from range({orders}) as t(i);
+create table commerce.shops as
+select 'bench' as platform, 'shop-' || i as shop, 'UTC' as timezone from range(5) as t(i);
 create table commerce.order_lines as
 select o.platform, o.shop, o.order_id, o.order_id || '-' || n as line_id,
     ((o.order_id::bigint * 7 + n) % 500)::varchar as product_id, null::varchar as variant_id,

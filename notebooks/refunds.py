@@ -9,110 +9,327 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   title: Refund report
 # ---
 
 # %% [markdown]
 # # Refund report
 #
 # How much money goes back to customers, how fast, for which products, and whether the goods
-# come back to stock. Refunds count on their refund date (UTC), whenever the order was placed.
+# come back to stock. A refund counts on the shop's local day it was made (the shop's
+# `TIMEZONE` setting, UTC unless set), whenever the order was placed. Money stays in its own
+# currency: no number adds two currencies together.
+#
 # Some platforms have no refund records: MerchantPro and Lunasoft refunds are derived full
 # refunds and Spiffy refunds come from refund transactions (`is_derived`); Spiffy refunds carry
 # no lines, so they have no product or quantity.
+#
+# The first week usually starts partway through, and the latest one is still running: the
+# charts draw these partial weeks hatched, so their bars are not read as a drop or a surge.
 #
 # The warehouse is opened read-only: `SHOPDUCK_WAREHOUSE` names it, else `shopduck.duckdb` in
 # this folder or the one above.
 
 # %%
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator, MultipleLocator, PercentFormatter, StrMethodFormatter
 
 from pipelines.report import find_warehouse, open_read_only
 
 con = open_read_only(find_warehouse())
+[(first_day, last_day)] = con.execute(
+    "select min(day), max(day) from reporting.daily_sales"
+).fetchall()
+
+pd.options.display.float_format = "{:,.2f}".format
+plt.rcParams.update(
+    {
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "axes.axisbelow": True,
+        "grid.alpha": 0.3,
+        "legend.frameon": False,
+    }
+)
+THOUSANDS = StrMethodFormatter("{x:,.0f}")  # 1,250,000 rather than 1.25e6
+PARTIAL = {"alpha": 0.45, "hatch": "///", "edgecolor": "white"}  # a partial week
+WEEK, MID_WEEK = pd.Timedelta(days=7), pd.Timedelta(days=3.5)
+
+
+def partial(starts: pd.Series) -> pd.Series:
+    """Weeks (from Monday) the data cover only in part: one that starts before the first day,
+    and the one holding the last day (still running)."""
+    current = pd.Timestamp(last_day).to_period("W").start_time
+    return (starts < pd.Timestamp(first_day)) | (starts == current)
+
+
+def date_axis(ax: plt.Axes) -> None:
+    """Dates as "Sep 2026", then "15": the year on each month, no offset label."""
+    locator = mdates.AutoDateLocator()
+    formatter = mdates.ConciseDateFormatter(locator, show_offset=False)
+    formatter.zero_formats = ["", "%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M"]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(formatter)
+
+
+def week_bars(ax: plt.Axes, frame: pd.DataFrame, column: str, color: str) -> None:
+    """One bar per week, Monday to Sunday; partial weeks hatched."""
+    for is_partial, style in ((False, {}), (True, PARTIAL)):
+        chosen = frame[frame["partial"] == is_partial]
+        ax.bar(
+            chosen["week"],
+            chosen[column],
+            width=pd.Timedelta(days=6),
+            align="edge",
+            color=color,
+            **style,
+        )
+    ax.grid(axis="x", visible=False)
+
+
+def show(fig: Figure) -> None:
+    """Display the figure with its title as alt text (the published HTML keeps it)."""
+    display(fig, metadata={"image/png": {"alt": fig.get_suptitle()}})
+    plt.close(fig)
+
+
+display(Markdown(f"Data from **{first_day:%d %b %Y}** to **{last_day:%d %b %Y}**."))
 
 # %% [markdown]
-# ## Refunds and refund rate over time
+# ## Weekly refunds
 #
-# Refund rate = refunded line subtotal / gross sales of the same week, per currency.
+# Refunded line subtotal per week, Monday to Sunday (a refund without lines counts its amount),
+# one panel per currency.
 
 # %%
 weekly = con.sql("""
     select date_trunc('week', day) as week, currency,
-        sum(refunds) as refunds, sum(gross_sales) as gross_sales,
-        round(sum(refunds) / nullif(sum(gross_sales), 0), 4) as refund_rate
+        sum(refunds) as refunds, sum(gross_sales) as gross_sales
     from reporting.daily_sales
     group by all
     order by week
 """).df()
+weekly["partial"] = partial(weekly["week"])
+weekly["refund_rate"] = weekly["refunds"] / weekly["gross_sales"].where(weekly["gross_sales"] > 0)
 currencies = sorted(weekly["currency"].unique())
-fig, axes = plt.subplots(len(currencies), 1, figsize=(10, 2.8 * len(currencies)), squeeze=False)
+
+fig, axes = plt.subplots(
+    len(currencies),
+    1,
+    figsize=(10, 2 * len(currencies) + 0.8),
+    sharex=True,
+    layout="constrained",
+    squeeze=False,
+)
+fig.suptitle("Weekly refunds")
 for ax, currency in zip(axes[:, 0], currencies, strict=True):
-    frame = weekly[weekly["currency"] == currency].set_index("week")
-    frame["refunds"].astype(float).plot(ax=ax, kind="bar", color="tab:red", label="refunds")
-    ax.set_title(f"Weekly refunds ({currency})")
-    ax.set_xticklabels([w.strftime("%m-%d") for w in frame.index], rotation=90)
-fig.tight_layout()
+    week_bars(ax, weekly[weekly["currency"] == currency], "refunds", "tab:red")
+    ax.set_title(currency, loc="left", fontweight="bold")
+    ax.set_ylabel(f"refunded ({currency})")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+date_axis(axes[-1, 0])
+axes[-1, 0].set_xlabel("week of the refund (the shop's local days)")
+fig.legend(
+    handles=[
+        Patch(color="tab:red", label="refunded in the week"),
+        Patch(facecolor="tab:red", label="partial week", **PARTIAL),
+    ],
+    loc="outside lower center",
+    ncols=2,
+)
+show(fig)
+
+# %% [markdown]
+# ## Weekly refund rate
+#
+# Refund rate = money refunded in a week / gross sales of orders placed in the same week, per
+# currency. The refunds of a week mostly belong to orders of earlier weeks, so a quiet week of
+# sales with a few large refunds shows a high rate; read the trend, not one week.
+
+# %%
+overall = weekly.groupby("currency")[["refunds", "gross_sales"]].sum()
+fig, axes = plt.subplots(
+    len(currencies),
+    1,
+    figsize=(10, 1.8 * len(currencies) + 0.8),
+    sharex=True,
+    layout="constrained",
+    squeeze=False,
+)
+fig.suptitle("Weekly refund rate")
+for ax, currency in zip(axes[:, 0], currencies, strict=True):
+    week_bars(ax, weekly[weekly["currency"] == currency], "refund_rate", "tab:purple")
+    whole = overall.loc[currency, "refunds"] / overall.loc[currency, "gross_sales"]
+    ax.axhline(whole, color="0.2", linestyle="--", linewidth=1)
+    ax.annotate(
+        f"whole period {whole:.1%}",
+        (0, whole),
+        xycoords=("axes fraction", "data"),
+        xytext=(4, 3),
+        textcoords="offset points",
+        fontsize=8,
+    )
+    ax.set_title(currency, loc="left", fontweight="bold")
+    ax.set_ylabel("refund rate")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+date_axis(axes[-1, 0])
+axes[-1, 0].set_xlabel("week (the shop's local days)")
+fig.legend(
+    handles=[
+        Patch(color="tab:purple", label="refunded / gross sales of the week"),
+        Patch(facecolor="tab:purple", label="partial week", **PARTIAL),
+    ],
+    loc="outside lower center",
+    ncols=2,
+)
+show(fig)
 
 # %% [markdown]
 # ## By platform
+#
+# "Amount returned" is the money paid back, "refunded subtotal" the refunded lines' value
+# (before tax and shipping); "derived" counts the refunds inferred where the platform keeps no
+# refund records.
 
 # %%
-by_platform = con.sql("""
-    select platform, currency, count(*) as refunds, sum(amount) as amount_returned,
-        sum(refunded_subtotal) as refunded_subtotal, count(*) filter (where is_derived) as derived
+con.sql("""
+    select platform, currency, count(*) as refunds, sum(amount) as "amount returned",
+        sum(refunded_subtotal) as "refunded subtotal",
+        count(*) filter (where is_derived) as derived
     from reporting.refunds
     where not is_test
     group by all
     order by platform, currency
-""").df()
-by_platform
+""").df().set_index(["platform", "currency"])
 
 # %% [markdown]
-# ## By product: refund rate in units
+# ## Share of units refunded, by product
+#
+# The twelve products with the highest share of their units refunded, among products with at
+# least five units sold; each platform and currency separately.
 
 # %%
 products = con.sql("""
-    select platform, currency, title, quantity, refunded_quantity, refund_rate
+    select platform, currency, title, quantity::bigint as quantity,
+        refunded_quantity::bigint as refunded_quantity, refund_rate
     from reporting.product_sales
     where quantity >= 5
-    order by refund_rate desc
+    order by refund_rate desc, platform, currency, title
     limit 12
 """).df()
-ax = (
-    products.set_index(["platform", "title"])["refund_rate"]
-    .astype(float)
-    .plot(kind="barh", figsize=(8, 5), title="Share of units refunded")
+fig, ax = plt.subplots(figsize=(9, 0.4 * len(products) + 1.2), layout="constrained")
+fig.suptitle("Share of units refunded, by product")
+bars = ax.barh(
+    products["platform"] + " · " + products["title"] + " (" + products["currency"] + ")",
+    products["refund_rate"],
+    color="tab:red",
 )
-products
+ax.bar_label(
+    bars,
+    labels=[
+        f"{rate:.0%}  ({refunded:,.0f} of {sold:,.0f} units)"
+        for rate, refunded, sold in zip(
+            products["refund_rate"],
+            products["refunded_quantity"],
+            products["quantity"],
+            strict=True,
+        )
+    ],
+    padding=3,
+    fontsize=9,
+)
+ax.invert_yaxis()  # highest first
+ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+ax.set_xlim(0, products["refund_rate"].max() * 1.45)  # room for the labels
+ax.set_xlabel("units refunded / units sold")
+ax.grid(axis="y", visible=False)
+show(fig)
 
 # %% [markdown]
 # ## Days from order to refund
+#
+# Days between the order's day and the refund's day, both the shop's local days; bars are
+# weeks (0-6 days, 7-13 days, ...).
 
 # %%
-delays = con.sql("select days_to_refund from reporting.refunds where not is_test").df()
-ax = delays["days_to_refund"].plot(
-    kind="hist", bins=20, figsize=(8, 3.5), title="Days from order to refund"
+days = con.sql("select days_to_refund from reporting.refunds where not is_test").df()[
+    "days_to_refund"
+]
+median = days.median()
+fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
+fig.suptitle("Days from order to refund")
+ax.hist(
+    days,
+    bins=range(0, int(days.max()) + 8, 7),
+    color="tab:red",
+    edgecolor="white",
 )
-ax.set_xlabel("days")
-delays["days_to_refund"].describe()
+ax.axvline(median, color="0.2", linestyle="--", linewidth=1)
+ax.annotate(
+    f"median {median:.0f} days",
+    (median, 1),
+    xycoords=("data", "axes fraction"),
+    xytext=(4, -4),
+    textcoords="offset points",
+    va="top",
+    fontsize=9,
+)
+ax.xaxis.set_major_locator(MultipleLocator(14))  # on the bars' edges: two weeks a tick
+ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+ax.set_xlabel("days from order to refund")
+ax.set_ylabel("refunds")
+ax.grid(axis="x", visible=False)
+show(fig)
+pd.DataFrame(
+    {
+        "refunds": len(days),
+        "median": days.median(),
+        "mean": days.mean(),
+        "90th percentile": days.quantile(0.9),
+        "longest": days.max(),
+    },
+    index=["days from order to refund"],
+)
 
 # %% [markdown]
-# ## Restocked or not
+# ## Refunds by restock status
 #
 # `restock` is only known where the platform records it (Haravan, FlickRocket); derived refunds
-# show as unknown.
+# show as unknown. Counts of refunds, so all currencies together; the amounts below stay per
+# currency.
 
 # %%
 restock = con.sql("""
-    select case when restock is null then 'unknown'
-                when restock then 'restocked' else 'not restocked' end as restock,
+    select platform,
+        case when restock is null then 'unknown'
+             when restock then 'restocked' else 'not restocked' end as restock,
         currency, count(*) as refunds, sum(amount) as amount_returned
     from reporting.refunds
     where not is_test
     group by all
-    order by currency, restock
+    order by platform, restock, currency
 """).df()
-restock.pivot_table(index="restock", columns="currency", values="refunds", aggfunc="sum").plot(
-    kind="bar", figsize=(7, 3.5), title="Refunds by restock", rot=0
-)
-restock
+counts = restock.pivot_table(
+    index="platform", columns="restock", values="refunds", aggfunc="sum", fill_value=0
+).reindex(columns=["restocked", "not restocked", "unknown"], fill_value=0)
+fig, ax = plt.subplots(figsize=(9, 0.5 * len(counts) + 1.4), layout="constrained")
+fig.suptitle("Refunds by restock status")
+left = pd.Series(0, index=counts.index)
+for status, color in zip(counts.columns, ["tab:green", "tab:orange", "0.7"], strict=True):
+    ax.barh(counts.index, counts[status], left=left, color=color, label=status)
+    left += counts[status]
+ax.invert_yaxis()
+ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+ax.set_xlabel("refunds (count)")
+ax.grid(axis="y", visible=False)
+ax.legend(title="restock", loc="upper left", bbox_to_anchor=(1.01, 1))
+show(fig)
+restock.pivot_table(
+    index=["currency", "restock"], values=["refunds", "amount_returned"], aggfunc="sum"
+)[["refunds", "amount_returned"]].rename(columns={"amount_returned": "amount returned"})

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -20,9 +23,26 @@ def warehouse_path(value: str | None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def _since(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
+def since_moment(value: str) -> datetime:
+    """`--since`: an ISO date or time (UTC unless it has an offset)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date or time such as 2026-11-01 or 2026-11-01T12:00+07:00, "
+            f"not {value!r}"
+        ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso_day(value: str) -> date:
+    """`--since` / `--until` of a report: an ISO date."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date such as 2026-11-01, not {value!r}"
+        ) from None
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -34,6 +54,11 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     warehouse = warehouse_path(args.warehouse)
     shops = configured_shops(args.platform or (), args.shop or ())
+    if args.shard is not None:
+        shops = [shop for shop in shops if args.shard.holds(shop)]
+    if not shops and args.shard is not None:
+        print(f"shard {args.shard.index}/{args.shard.count}: no shop falls in it")
+        return 0
     if not shops:
         print(
             "shopduck: no shop is configured (set SOURCES__<PLATFORM>__BASE_URL)", file=sys.stderr
@@ -42,50 +67,89 @@ def cmd_load(args: argparse.Namespace) -> int:
     options = RunOptions(
         started_at=datetime.now(UTC),
         full_refresh=args.full_refresh,
-        since=_since(args.since) if args.since else None,
+        since=args.since,
         retry=retry_policy(),
     )
     with warehouse_lock(warehouse, lock_wait_seconds()):
         results = load_shops(shops, warehouse, options, progress=args.progress)
         reconciled = reconcile_shops(shops, warehouse, options) if args.reconcile else []
-        if any(r.load_info for r in results) or any(i.deleted or i.restored for i in reconciled):
+        if any(r.load_info for r in results) or any(i.changed for i in reconciled):
             refresh_models(warehouse)
     for result in results:
-        if result.load_info:
+        if result.load_info and args.verbose:
             print(result.load_info)
+        if result.ok:
+            stats = result.stats
+            print(
+                f"{result.shop.label}: {stats.orders} orders, {stats.quarantined} quarantined, "
+                f"{result.seconds:.1f}s"
+            )
     for item in reconciled:
-        outcome = item.error or (
-            f"{item.listed} orders listed, {item.deleted} newly deleted, {item.restored} restored"
-        )
-        print(f"{item.shop.platform}/{item.shop.name}: reconciled: {outcome}")
-    failed = [r for r in results if not r.ok]
-    failed_reconcile = [item for item in reconciled if item.error]
-    for result in results:
-        state = "ok" if result.ok else "FAILED"
-        print(
-            f"{result.shop.platform}/{result.shop.name}: {state}, {result.stats.orders} orders, "
-            f"{result.stats.requests} requests, {result.seconds:.1f}s"
-        )
-    if failed:
-        reasons = "; ".join(f"{r.shop.platform}/{r.shop.name}: {r.error}" for r in failed)
-        print(f"shopduck: load failed for {len(failed)} shop(s): {reasons}", file=sys.stderr)
-        return 1
-    if failed_reconcile:
-        reasons = "; ".join(f"{i.shop.platform}/{i.shop.name}: {i.error}" for i in failed_reconcile)
-        print(f"shopduck: reconciliation failed: {reasons}", file=sys.stderr)
+        if item.error is None:
+            print(f"{item.shop.label}: reconciled: {item.summary()}")
+    failures = [(r.shop.label, r.error) for r in results if r.error is not None]
+    failures += [(f"{i.shop.label} (reconcile)", i.error) for i in reconciled if i.error]
+    for label, error in failures:
+        named = error if error.startswith(f"{label.split(' ')[0]}:") else f"{label}: {error}"
+        print(f"shopduck: {named}", file=sys.stderr)
+    runs = len(results) + len(reconciled)
+    if failures:
+        others = "; the others loaded" if len(failures) < runs else ""
+        print(f"shopduck: {len(failures)} of {runs} shop runs failed{others}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_shops(args: argparse.Namespace) -> int:
+    from pipelines.config import configured_shops, shard_of
+    from pipelines.runner import pipeline_name
+
+    shops = configured_shops()
+    if not shops:
+        print("no shop is configured (set SOURCES__<PLATFORM>__BASE_URL)")
+        return 0
+    rows = [("shop", "shard", "dlt pipeline")] + [
+        (shop.label, f"{shard_of(shop, args.shards)}/{args.shards}", pipeline_name(shop))
+        for shop in shops
+    ]
+    first, second = (max(len(row[column]) for row in rows) for column in (0, 1))
+    for label, part, name in rows:
+        print(f"{label:<{first}}  {part:<{second}}  {name}")
+    return 0
+
+
+def positive(value: str) -> int:
+    """A whole number of at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def shard(value: str) -> object:
+    """`--shard I/N`."""
+    from pipelines.config import Shard
+
+    try:
+        return Shard.parse(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.report import print_report
 
+    if args.since and args.until and args.since > args.until:
+        print(
+            f"shopduck report: --since {args.since} is after --until {args.until}",
+            file=sys.stderr,
+        )
+        return 2
     print_report(warehouse_path(args.warehouse), args.since, args.until)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.report import print_status
+    from pipelines.status import print_status
 
     print_status(warehouse_path(args.warehouse))
     return 0
@@ -111,6 +175,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from pipelines.notebooks import render_html
+
+    for page in render_html(Path(args.html), warehouse_path(args.warehouse)):
+        print(page)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -131,20 +203,43 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--shop", action="append", help="only the shop with this label")
     load.add_argument("--warehouse")
     load.add_argument("--full-refresh", action="store_true", help="ignore stored cursors")
-    load.add_argument("--since", help="reload orders changed since this ISO date")
-    load.add_argument("--reconcile", action="store_true", help="flag orders deleted upstream")
+    load.add_argument(
+        "--since",
+        type=since_moment,
+        help="also reread orders changed since this ISO date (on a new warehouse: load only those)",
+    )
+    load.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="compare with the source: fetch missing and stale orders, flag deleted ones",
+    )
     load.add_argument("--progress", choices=("log", "tqdm", "none"), default="none")
+    load.add_argument("--verbose", action="store_true", help="show dlt's own output too")
+    load.add_argument(
+        "--shard", type=shard, help="I/N: only the shops of shard I of N (see `shopduck shops`)"
+    )
     load.set_defaults(func=cmd_load)
 
     report = commands.add_parser("report", help="revenue and refund summary")
     report.add_argument("--warehouse")
-    report.add_argument("--since", type=date.fromisoformat)
-    report.add_argument("--until", type=date.fromisoformat)
+    report.add_argument("--since", type=iso_day, help="first day (ISO date)")
+    report.add_argument("--until", type=iso_day, help="last day (ISO date)")
     report.set_defaults(func=cmd_report)
+
+    shops = commands.add_parser("shops", help="the configured shops, their shard and pipeline")
+    shops.add_argument("--shards", type=positive, default=1, help="N of --shard I/N (default 1)")
+    shops.set_defaults(func=cmd_shops)
 
     status = commands.add_parser("status", help="per shop: last load, cursors, errors")
     status.add_argument("--warehouse")
     status.set_defaults(func=cmd_status)
+
+    notebooks = commands.add_parser(
+        "notebooks", help="run the revenue and refund notebooks and write them as HTML"
+    )
+    notebooks.add_argument("--html", required=True, metavar="DIR", help="where the pages go")
+    notebooks.add_argument("--warehouse")
+    notebooks.set_defaults(func=cmd_notebooks)
 
     simulate = commands.add_parser("simulate", help="serve one platform simulator")
     simulate.add_argument("--platform", required=True, choices=PLATFORM_IDS)
@@ -156,11 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `shopduck` console script."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    """Run one command; returns the exit code. Errors are one line on stderr."""
     args = build_parser().parse_args(argv)
+    quiet_logging(verbose=getattr(args, "verbose", False))
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a broken pipe can be caught
+        return code
+    except BrokenPipeError:  # `shopduck report | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # cron-safe: one line, non-zero
         from pipelines.errors import one_line
 
@@ -168,5 +268,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":
+def quiet_logging(verbose: bool) -> None:
+    """shopduck's warnings as one line each on stderr; dlt's own output only with --verbose."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="shopduck: %(message)s"
+    )
+    if not verbose:
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+        logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+def interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: one line, the mapping workers stopped, exit 130 / 143 at once. What is
+    on disk is safe at any instant (a load killed with -9 is finished by the next run), so
+    nothing waits for threads that may be blocked in a request or a load."""
+    print("shopduck: interrupted: rerun to continue", file=sys.stderr, flush=True)
+    for worker in multiprocessing.active_children():  # the mapping workers (imports nothing:
+        worker.kill()  # the signal may arrive in the middle of an import)
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+    os._exit(128 + signum)
+
+
+def run() -> None:
+    """The `shopduck` console script: `main` with Ctrl-C and SIGTERM handled."""
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

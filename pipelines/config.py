@@ -4,10 +4,13 @@ such as `SOURCES__HARAVAN__BASE_URL` and `SOURCES__HARAVAN__SHOPS__EU__BASE_URL`
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt
 
@@ -51,15 +54,28 @@ def _read_shop(platform: str, section: str, name: str | None) -> Shop | None:
     label = _get(section, "shop") or name or urlsplit(str(base_url)).netloc
     secrets = {key: _get(section, key, secret=True) for key in CREDENTIAL_KEYS[platform]}
     page_size = _get(section, "page_size")
+    lookback = _get(section, "lookback_minutes")
+    options = {k: v for k in OPTION_KEYS if (v := _get(section, k)) is not None}
+    if "timezone" in options:
+        _check_timezone(f"{platform}/{label}", str(options["timezone"]))
     return Shop(
         platform=platform,
         name=str(label),
         base_url=str(base_url),
         secrets={k: str(v) for k, v in secrets.items() if v is not None},
-        lookback_minutes=int(_get(section, "lookback_minutes") or DEFAULT_LOOKBACK_MINUTES),
+        lookback_minutes=DEFAULT_LOOKBACK_MINUTES if lookback in (None, "") else int(lookback),
         page_size=int(page_size) if page_size else None,
-        options={k: v for k in OPTION_KEYS if (v := _get(section, k)) is not None},
+        options=options,
     )
+
+
+def _check_timezone(shop: str, name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ShopduckError(
+            f"{shop}: TIMEZONE {name!r} is not an IANA time zone name (e.g. Asia/Ho_Chi_Minh)"
+        ) from None
 
 
 def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -> list[Shop]:
@@ -80,6 +96,34 @@ def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -
         ]
         found += [s for s in candidates if s and (not wanted_shops or s.name in wanted_shops)]
     return found
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based): the shops whose stable hash of `platform/shop` falls
+    there, so N schedulers split the shops with no coordination."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`I/N`, with 1 <= I <= N."""
+        index, _, count = text.partition("/")
+        if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+            raise ValueError(f"expected I/N with 1 <= I <= N, such as 2/3, not {text!r}")
+        return cls(int(index), int(count))
+
+    def holds(self, shop: Shop) -> bool:
+        """Whether `shop` belongs to this shard."""
+        return shard_of(shop, self.count) == self.index
+
+
+def shard_of(shop: Shop, count: int) -> int:
+    """The shard (1..count) of a shop: a hash of `platform/shop` that is the same on every host
+    and every run (sha256, unlike Python's salted `hash`)."""
+    digest = hashlib.sha256(shop.label.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
 
 
 def retry_policy() -> RetryPolicy:

@@ -3,22 +3,23 @@ window, and the dlt source that turns API pages into arrow tables for the wareho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import dlt
-import pyarrow as pa
 from dlt.extract import DltSource
 
+from pipelines.batches import OneCopyBatches
 from pipelines.errors import ShopduckError
-from pipelines.http import ApiClient, RetryPolicy
+from pipelines.http import ApiClient, ApiError, RetryPolicy
 from pipelines.mapping import MappingJob, MappingPool
 from pipelines.paging import Page, prefetched
-from transforms.page import MappedBatch, OrderMapper
+from transforms.page import OrderMapper
 from transforms.tables import (
     JSON_COLUMNS,
     ORDER_KEY,
@@ -26,8 +27,12 @@ from transforms.tables import (
     TABLES,
     Rows,
     Table,
-    to_arrow,
 )
+from transforms.values import MappingError, timestamp
+
+log = logging.getLogger("shopduck.fetch")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,16 @@ class Shop:
     def page_size_within(self, maximum: int) -> int:
         """The configured PAGE_SIZE, capped at the API's maximum (the maximum by default)."""
         return min(self.page_size or maximum, maximum)
+
+    @property
+    def label(self) -> str:
+        """`platform/shop`, as output names a shop."""
+        return f"{self.platform}/{self.name}"
+
+    @property
+    def timezone(self) -> str:
+        """The shop's calendar for reporting days (`TIMEZONE`, an IANA name; UTC by default)."""
+        return str(self.options.get("timezone") or "UTC")
 
     def secret(self, key: str) -> str:
         """A credential; a missing one is a configuration error naming the key, not the value."""
@@ -76,22 +91,33 @@ class FetchStats:
     pages: int = 0
     quarantined: int = 0
     requests: int = 0
+    fetched: int = 0  # distinct orders read, mapped or quarantined
+    expected: int | None = None  # the API's own count of them, where it can count
     cursor: dict[str, Any] = field(default_factory=dict)
+    late: list[Any] = field(default_factory=list)  # tables for `late_source`
+
+    @property
+    def missing(self) -> int:
+        """Orders the API counts but the run did not read (0 where nothing is expected)."""
+        return max(0, (self.expected or 0) - self.fetched)
 
 
-Fetch = Callable[[ApiClient, Shop, dict[str, Any], RunOptions], Iterator[Page]]
-ListIds = Callable[[ApiClient, Shop], Iterator[Page]]
+Fetch = Callable[[ApiClient, Shop, Mapping[str, Any], RunOptions], Generator[Page, None, "Fetched"]]
+ListVersions = Callable[[ApiClient, Shop], Iterator[tuple[str, datetime | None]]]
+FetchIds = Callable[[ApiClient, Shop, Sequence[str]], Iterator[Page]]
 
 
 @dataclass(frozen=True)
 class Platform:
-    """How to read one platform: connect (auth, pacing), fetch pages (cursor, paging), map,
-    and list every order id as cheaply as the API allows (for reconciliation)."""
+    """How to read one platform: connect (auth, pacing), fetch pages (cursor, paging), map;
+    for reconciliation, list every order id with its last change as cheaply as the API allows
+    and fetch orders by id."""
 
     name: str
     connect: Callable[[Shop, RetryPolicy], ApiClient]
     fetch: Fetch
-    list_ids: ListIds
+    list_versions: ListVersions
+    fetch_ids: FetchIds
     map_order: Callable[..., Rows]
     mapper_options: tuple[str, ...] = ()  # shop options the mapper takes (Lunasoft: currency)
 
@@ -102,32 +128,52 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class Fetched:
+    """What a fetch learned, returned when its last page has been read: the cursor to store
+    with the data it covers, and the API's own count of the orders the run asked for (None
+    where the API cannot count, or where counting was not worth a request)."""
+
+    cursor: dict[str, Any]
+    expected: int | None = None
+
+
+def count_or_none(
+    client: ApiClient, path: str, params: Mapping[str, Any], decode: Callable[[bytes], int]
+) -> int | None:
+    """The API's count of the orders a request matches; None, with a warning, when the API
+    cannot say: a count checks a load, it is no reason to fail one."""
+    try:
+        return client.get(path, params, decode)
+    except ApiError as error:
+        log.warning("%s: cannot count the orders read: %s", client.shop, error)
+        return None
+
+
+@dataclass(frozen=True)
 class Window:
-    """An updated_at window: orders updated in [start, end]; `start` None means everything.
-    `cursor` is what to store once the window is loaded: the run's exact start time."""
+    """An updated_at window: orders updated in [start, end]; `start` None means everything."""
 
     start: datetime | None
     end: datetime
-    cursor: str
 
 
 def updated_window(
     cursor: Mapping[str, Any], shop: Shop, run: RunOptions, *, precision: timedelta
 ) -> Window:
-    """The window to read: from the stored cursor less the lookback (or `--since`) up to the
-    run's fixed start time. With a coarse filter (Spiffy's minutes) the start is floored and the
-    end rounded up, so an order updated later in the cursor's minute is still read."""
+    """The window to read: from the earlier of `--since` and the stored cursor less the lookback
+    (everything on a first or full-refresh run without `--since`) up to the run's fixed start
+    time, so that no run skips time that no run has read. With a coarse filter (Spiffy's
+    minutes) the start is floored and the end rounded up, so an order updated later in the
+    cursor's minute is still read."""
     end = _floor(run.started_at, precision)
     if end < run.started_at:
         end += precision
-    next_cursor = run.started_at.isoformat()
-    if run.since is not None:
-        return Window(_floor(run.since, precision), end, next_cursor)
-    stored = cursor.get("updated_at")
-    if run.full_refresh or not stored:
-        return Window(None, end, next_cursor)
-    start = datetime.fromisoformat(stored) - timedelta(minutes=shop.lookback_minutes)
-    return Window(_floor(start, precision), end, next_cursor)
+    stored = None if run.full_refresh else cursor.get("updated_at")
+    starts = [run.since] if run.since is not None else []
+    if stored:
+        starts.append(datetime.fromisoformat(stored) - timedelta(minutes=shop.lookback_minutes))
+    start = _floor(min(starts), precision) if starts else None
+    return Window(start, end)
 
 
 def window_params(window: Window, time_format: Callable[[datetime], str]) -> dict[str, str]:
@@ -138,25 +184,65 @@ def window_params(window: Window, time_format: Callable[[datetime], str]) -> dic
     return params
 
 
-def created_window_start(
-    cursor: Mapping[str, Any], run: RunOptions, trailing_days: int
-) -> datetime | None:
-    """Start of the trailing creation-date window re-read by platforms without an updated
-    filter; None (everything) on the first or a full-refresh run."""
+@dataclass(frozen=True)
+class TrailingWindow:
+    """For platforms without an updated filter (MerchantPro, Lunasoft): the orders created
+    since `created_from` are read again, and those changed since `changed_since` are loaded.
+    None means every order (`created_from`) or every order read (`changed_since`)."""
+
+    created_from: datetime | None
+    changed_since: datetime | None
+
+
+def trailing_window(
+    cursor: Mapping[str, Any], shop: Shop, run: RunOptions, trailing_days: int
+) -> TrailingWindow:
+    """The trailing creation window of a run: everything on a first or full-refresh run without
+    `--since`; otherwise the last `trailing_days` of creation dates (widened to `--since`),
+    loading what changed since the previous run less the lookback (or since `--since`, if
+    earlier)."""
+    loaded_at = None if run.full_refresh else cursor.get("loaded_at")
+    if loaded_at is None and run.since is None:
+        return TrailingWindow(None, None)
+    created = [run.started_at - timedelta(days=trailing_days)]
+    changed = []
     if run.since is not None:
-        return run.since
-    if run.full_refresh or not cursor.get("loaded_at"):
-        return None
-    return run.started_at - timedelta(days=trailing_days)
+        created.append(run.since)
+        changed.append(run.since)
+    if loaded_at is not None:
+        changed.append(datetime.fromisoformat(loaded_at) - timedelta(minutes=shop.lookback_minutes))
+    return TrailingWindow(min(created), min(changed))
 
 
-def changed_since(cursor: Mapping[str, Any], shop: Shop, run: RunOptions) -> datetime | None:
-    """For platforms without an updated filter: an order re-read in the trailing window counts
-    as changed if it was modified after the previous run started, less the lookback. None when
-    every order read is to be loaded (first run, full refresh, `--since`)."""
-    if run.since is not None or run.full_refresh or not cursor.get("loaded_at"):
-        return None
-    return datetime.fromisoformat(cursor["loaded_at"]) - timedelta(minutes=shop.lookback_minutes)
+def next_cursor(cursor: Mapping[str, Any], run: RunOptions, **values: Any) -> dict[str, Any]:
+    """The cursor to store after a run: `values` (what the platform reads from next time) and
+    `history_from`, the date before which the warehouse holds no history of the shop because its
+    first load (or a full refresh) was a `--since` partial backfill; a later `--since` that
+    reaches further back moves it earlier."""
+    if run.full_refresh or not cursor:
+        history_from = run.since
+    else:
+        stored = cursor.get("history_from")
+        history_from = datetime.fromisoformat(stored) if stored else None
+        if history_from is not None and run.since is not None:
+            history_from = min(history_from, run.since)
+    if history_from is None:
+        return dict(values)
+    return {**values, "history_from": history_from.isoformat()}
+
+
+def listed_versions(records: Iterable[Any], field: str) -> Iterator[tuple[str, datetime | None]]:
+    """(id, last change) of listed records decoded as structs with `id` and `field`. Records
+    without a usable id are skipped (the load quarantines them); a change time that cannot be
+    read is None, so reconciliation refreshes that order."""
+    for record in records:
+        if record is None or record.id is None or isinstance(record.id, dict | list | bool):
+            continue
+        try:
+            changed = timestamp(getattr(record, field))
+        except MappingError:
+            changed = None
+        yield str(record.id), changed
 
 
 def _floor(moment: datetime, precision: timedelta) -> datetime:
@@ -188,6 +274,17 @@ def table_hints(table: Table, *, merge: bool) -> dict[str, Any]:
 BATCH_ORDERS = 2000  # orders whose arrow tables are handed to dlt together
 
 
+class Returned(Generic[T, R]):
+    """Iterates a generator and keeps the value it returns (the fetch's `Fetched`)."""
+
+    def __init__(self, generator: Generator[T, None, R]) -> None:
+        self._generator = generator
+        self.value: R | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        self.value = yield from self._generator
+
+
 def orders_source(
     platform: Platform,
     shop: Shop,
@@ -196,74 +293,77 @@ def orders_source(
     mapping: MappingPool,
     *,
     first_load: bool = False,
+    ids: Sequence[str] | None = None,
 ) -> DltSource:
     """The dlt source of one shop: a single resource that yields, per batch of orders, an arrow
     table for every warehouse table. Pages are fetched a few ahead and mapped by `mapping`'s
-    worker processes. The cursor is saved in dlt's resource state only after the last page, so
-    it is committed together with the data it covers. `first_load`: the warehouse holds nothing
-    of this shop, so the tables are appended to instead of merged."""
+    worker processes, one copy of every order kept (see `pipelines.batches`). The cursor is
+    saved in dlt's resource state only after the last page, so it is committed together with
+    the data it covers; if a newer copy of an order came after its first copy was handed to
+    dlt, the cursor waits for `late_source`, which replaces that copy in a second package.
+    `first_load`: the warehouse holds nothing of this shop, so the tables are appended to
+    instead of merged. `ids`: fetch just these orders (reconciliation), cursor untouched."""
 
     def pages() -> Iterator[Any]:
         state = dlt.current.resource_state()
-        cursor: dict[str, Any] = {} if run.full_refresh else dict(state.get("cursor", {}))
+        cursor: dict[str, Any] = dict(state.get("cursor", {}))
         client = platform.connect(shop, run.retry)
         job = MappingJob(
             platform.mapper(shop), platform.name, shop.name, run.started_at, not first_load
         )
-        batch = TableBatch()
+        batches = OneCopyBatches(BATCH_ORDERS)
+        fetch = Returned(
+            platform.fetch(client, shop, cursor, run)
+            if ids is None
+            else _no_cursor(platform.fetch_ids(client, shop, ids))
+        )
         try:
-            with closing(prefetched(platform.fetch(client, shop, cursor, run))) as fetched:
+            with closing(prefetched(iter(fetch))) as fetched:
                 for mapped, page_count in mapping.map(job, fetched):
                     stats.pages += page_count
                     stats.requests = client.requests
-                    stats.orders += mapped.orders
-                    stats.quarantined += mapped.quarantined
-                    batch.add(mapped)
-                    if batch.orders >= BATCH_ORDERS:
-                        yield from batch.flush()
-            yield from batch.flush()
-            if first_load and batch.written:
-                yield from batch.missing_tables(platform.name, shop.name)
+                    yield from batches.add(mapped)
+            yield from batches.flush()
+            if first_load and batches.written:
+                yield from batches.missing_tables(platform.name, shop.name)
         finally:
             stats.requests = client.requests
             client.close()
-        state["cursor"] = cursor
-        stats.cursor = dict(cursor)
+        stats.orders, stats.quarantined = batches.orders, batches.quarantined
+        stats.fetched = batches.fetched
+        stats.late = list(batches.late_tables(platform.name, shop.name))
+        if fetch.value is not None and fetch.value.cursor:
+            stats.expected = fetch.value.expected
+            stats.cursor = fetch.value.cursor
+            if not stats.late:
+                state["cursor"] = stats.cursor
 
+    return _source(platform.name, pages, merge=not first_load)
+
+
+def late_source(platform: Platform, stats: FetchStats) -> DltSource:
+    """The second package of a load that read a newer copy of an order after handing its first
+    copy to dlt: the newer copies, merged (so they replace the first ones, children included),
+    and the cursor, committed with them."""
+
+    def pages() -> Iterator[Any]:
+        yield from stats.late
+        if stats.cursor:
+            dlt.current.resource_state()["cursor"] = stats.cursor
+
+    return _source(platform.name, pages, merge=True)
+
+
+def _source(name: str, pages: Callable[[], Iterator[Any]], *, merge: bool) -> DltSource:
     def shop_orders() -> Any:
         resource = dlt.resource(pages, name="orders")
         for table in TABLES:
-            hints = table_hints(table, merge=not first_load)
-            resource.apply_hints(create_table_variant=True, **hints)
+            resource.apply_hints(create_table_variant=True, **table_hints(table, merge=merge))
         return resource
 
-    return dlt.source(shop_orders, name=platform.name, max_table_nesting=0)()
+    return dlt.source(shop_orders, name=name, max_table_nesting=0)()
 
 
-@dataclass
-class TableBatch:
-    """Arrow tables of several mapped chunks, handed to dlt together: fewer, larger tables."""
-
-    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
-    orders: int = 0
-    written: set[str] = field(default_factory=set)  # tables flushed so far
-
-    def add(self, mapped: MappedBatch) -> None:
-        for name, data in mapped.tables.items():
-            self.tables.setdefault(name, []).append(data)
-        self.orders += mapped.orders + mapped.quarantined
-
-    def flush(self) -> Iterator[Any]:
-        """One arrow table per warehouse table, marked with its table name; empties the batch."""
-        for name, parts in self.tables.items():
-            yield dlt.mark.with_table_name(pa.concat_tables(parts), name)
-        self.written.update(self.tables)
-        self.tables, self.orders = {}, 0
-
-    def missing_tables(self, platform: str, shop: str) -> Iterator[Any]:
-        """An empty arrow table for every table no batch had rows for: a first load creates
-        them all, so the reporting models find every table."""
-        for table in TABLES:
-            if table.name not in self.written:
-                empty = to_arrow(table, platform, shop, [])
-                yield dlt.mark.with_table_name(empty, table.name)
+def _no_cursor(pages: Iterator[Page]) -> Generator[Page, None, Fetched]:
+    yield from pages
+    return Fetched({})

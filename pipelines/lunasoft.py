@@ -8,42 +8,56 @@
   highest id loaded; status changes to older orders (their `statuses` grow, `modified`
   changes) by re-reading a trailing window of creation dates (default 30 days,
   `trailing_days`), of which only the orders active since the last run (less the lookback)
-  are loaded again.
+  are loaded again. A change to an order created before the window is seen by
+  `shopduck load --reconcile` (run it daily).
+- No count endpoint: runs are not counted. Reconciliation reads whole pages (no `fields`) and
+  fetches chosen orders with the single-order endpoint `GET /orders/{id}`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from pipelines.core import Platform, RunOptions, Shop, changed_since, created_window_start
+from pipelines.core import (
+    Fetched,
+    Platform,
+    RunOptions,
+    Shop,
+    listed_versions,
+    next_cursor,
+    trailing_window,
+)
 from pipelines.http import ApiClient, RetryPolicy, bearer
-from pipelines.paging import Page, keyset_pages, record_ids
+from pipelines.paging import Page, keyset_pages, page_body, record_ids
 from pipelines.settings import DEFAULT_TRAILING_DAYS
 from transforms.lunasoft import map_order
 from transforms.values import MappingError, timestamp
 
 ENDPOINT = "/orders"
-PAGE_SIZE = 50
 
 
 def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
     """A client sending the shop's API key as a bearer token."""
     return ApiClient(
-        shop.name, shop.base_url, headers=bearer(shop.secret("api_key")), policy=policy
+        shop.label, shop.base_url, headers=bearer(shop.secret("api_key")), policy=policy
     )
 
 
 def last_page(body: Any) -> bool:
-    """Lunasoft marks the last page with `"next_page": false`."""
+    """Lunasoft marks the last page with `"next_page": false`; a response without `next_page`
+    says nothing, and paging goes on to an empty page."""
     return body.get("next_page") is False
 
 
-def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions) -> Iterator[Page]:
-    """The trailing creation window (or everything), then every order after the highest id."""
+def fetch(
+    client: ApiClient, shop: Shop, cursor: Mapping[str, Any], run: RunOptions
+) -> Generator[Page, None, Fetched]:
+    """The trailing creation window (or everything), then every order after the highest id.
+    The API cannot count, so nothing is expected."""
     highest = cursor.get("max_id")
 
     def pages(params: dict[str, Any], after_id: int | None) -> Iterator[Page]:
@@ -56,28 +70,26 @@ def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions
             id_param="id",
             inclusive=True,
             after_id=after_id,
-            page_size=PAGE_SIZE,
             is_last=last_page,
         ):
             highest = max([highest or 0, *record_ids(page)])
             yield page
 
     trailing_days = int(shop.options.get("trailing_days", DEFAULT_TRAILING_DAYS))
-    start = created_window_start(cursor, run, trailing_days)
-    since = changed_since(cursor, shop, run)
-    if start is None:
+    window = trailing_window(cursor, shop, run, trailing_days)
+    if window.created_from is None:
         yield from pages({}, None)
     else:
-        window = {"created_on_after": start.strftime("%Y-%m-%dT%H:%M:%S+0000")}
-        for page in pages(window, None):
+        since = window.changed_since
+        params = {"created_on_after": window.created_from.strftime("%Y-%m-%dT%H:%M:%S+0000")}
+        for page in pages(params, None):
             active = page.subset(
                 since is None or active_since(order, since) for order in page.fields(Activity)
             )
             if active:
                 yield active
         yield from pages({}, highest)
-    cursor["max_id"] = highest
-    cursor["loaded_at"] = run.started_at.isoformat()
+    return Fetched(next_cursor(cursor, run, max_id=highest, loaded_at=run.started_at.isoformat()))
 
 
 class Activity(msgspec.Struct):
@@ -103,25 +115,57 @@ def active_since(order: Activity | None, since: datetime) -> bool:
     return created is None or any(moment >= since for moment in (created, *changes) if moment)
 
 
-def list_ids(client: ApiClient, shop: Shop) -> Iterator[Page]:
-    """Every order id. The API has no field selection, so this reads whole pages of 50."""
-    yield from keyset_pages(
+class Version(msgspec.Struct):
+    """What tells an order's last change: its modification, else its creation."""
+
+    id: Any = None
+    created: Any = None
+    modified: Any = None
+
+    @property
+    def changed(self) -> Any:
+        """`modified`, or `created` where the order was never modified ("", "0000-00-00")."""
+        return (
+            self.modified
+            if self.modified and not self.modified.startswith("0000")
+            else self.created
+        )
+
+
+def list_versions(client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime | None]]:
+    """Every order id with its last change. The API has no field selection, so this reads
+    whole pages of 50."""
+    for page in keyset_pages(
         client,
         ENDPOINT,
         {"sort": "id"},
         envelope="orders",
         id_param="id",
         inclusive=True,
-        page_size=PAGE_SIZE,
         is_last=last_page,
-    )
+    ):
+        yield from listed_versions(page.fields(Version), "changed")
+
+
+def one_order(body: bytes) -> Page:
+    """The single-order endpoint's body (the order object itself) as a page of one order."""
+    page, _ = page_body(b'{"orders":[' + body + b"]}", envelope="orders")
+    return page
+
+
+def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Page]:
+    """The orders with these ids, one `GET /orders/{id}` each (the list has no id filter but
+    ">= id")."""
+    for order_id in ids:
+        yield client.get(f"{ENDPOINT}/{order_id}", None, one_order)
 
 
 PLATFORM = Platform(
     name="lunasoft",
     connect=connect,
     fetch=fetch,
-    list_ids=list_ids,
+    list_versions=list_versions,
+    fetch_ids=fetch_ids,
     map_order=map_order,
     mapper_options=("currency",),
 )

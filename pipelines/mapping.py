@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -69,37 +70,92 @@ class MappingPool:
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(self._preload)
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_leave_interrupts_to_the_parent
+                )
             return self._executor
 
     def map(self, job: MappingJob, pages: Iterable[Page]) -> Iterator[tuple[MappedBatch, int]]:
-        """Each chunk of about CHUNK_ORDERS orders mapped, in page order, with its page count."""
+        """Each chunk of about CHUNK_ORDERS orders mapped, in page order, with its page count.
+        A chunk never holds two copies of one order (an API may serve an order again): a
+        repeat starts the next chunk, so copies can be told apart and one kept downstream."""
         pending: deque[tuple[Future[MappedBatch], int]] = deque()
-        chunk: list[bytes] = []
-        orders = 0
+        chunks = UniqueChunks()
         try:
             for page in pages:
-                chunk.append(page.json())
-                orders += len(page)
-                if orders < CHUNK_ORDERS:
-                    continue
-                pending.append((self._pool().submit(job.run, chunk), len(chunk)))
-                chunk, orders = [], 0
-                while pending and (
-                    pending[0][0].done() or len(pending) >= self.workers * TASKS_PER_WORKER
-                ):
-                    future, count = pending.popleft()
-                    yield future.result(), count
-            if chunk and self._executor is None:
-                yield job.run(chunk), len(chunk)  # too little to be worth starting the workers
-            elif chunk:
-                pending.append((self._pool().submit(job.run, chunk), len(chunk)))
+                for chunk in chunks.add(page):
+                    pending.append((self._pool().submit(job.run, chunk), len(chunk)))
+                    while pending and (
+                        pending[0][0].done() or len(pending) >= self.workers * TASKS_PER_WORKER
+                    ):
+                        future, count = pending.popleft()
+                        yield future.result(), count
+            last = chunks.rest()
+            if last and self._executor is None:
+                yield job.run(last), len(last)  # too little to be worth starting the workers
+            elif last:
+                pending.append((self._pool().submit(job.run, last), len(last)))
             while pending:
                 future, count = pending.popleft()
                 yield future.result(), count
         finally:
             for future, _ in pending:
                 future.cancel()
+
+
+class UniqueChunks:
+    """Groups pages into chunks of at least CHUNK_ORDERS orders (as compact JSON lists), none
+    holding two records with the same id."""
+
+    def __init__(self) -> None:
+        self._pages: list[bytes] = []
+        self._ids: set[str] = set()
+        self._orders = 0
+
+    def add(self, page: Page) -> Iterator[list[bytes]]:
+        """The chunks completed by adding `page`."""
+        while page:
+            keys = [_key(record_id) for record_id in page.ids()]
+            fits, seen = [], set(self._ids)
+            for key in keys:
+                fits.append(key is None or key not in seen)
+                seen.add(key)
+            if all(fits):
+                self._take(page, keys)
+                break
+            taken = page.subset(fits)
+            if taken:
+                self._take(taken, [key for key, fit in zip(keys, fits, strict=True) if fit])
+            yield self._flush()
+            page = page.subset(not fit for fit in fits)
+        if self._orders >= CHUNK_ORDERS:
+            yield self._flush()
+
+    def rest(self) -> list[bytes]:
+        """What is left once the pages end."""
+        return self._flush()
+
+    def _take(self, page: Page, keys: list[str | None]) -> None:
+        self._pages.append(page.json())
+        self._ids.update(key for key in keys if key is not None)
+        self._orders += len(page)
+
+    def _flush(self) -> list[bytes]:
+        chunk, self._pages, self._ids, self._orders = self._pages, [], set(), 0
+        return chunk
+
+
+def _key(record_id: object) -> str | None:
+    """How a record's id is stored (ids are text in the warehouse); None for no usable id."""
+    if isinstance(record_id, bool) or not isinstance(record_id, int | str):
+        return None
+    return str(record_id)
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """Workers ignore Ctrl-C (sent to the whole process group): the loading process stops
+    them (see `pipelines.cli.interrupted`), and they print no traceback of their own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _usable_cores() -> int:

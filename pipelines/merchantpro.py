@@ -8,25 +8,34 @@
   orders in a trailing window of creation dates (default 30 days, `trailing_days`), sorted by
   `date_created` ascending so that orders created while paging land at the end instead of
   shifting pages, then fetch the orders modified since the last run (less the lookback) by
-  `ids`, 100 a request. A change to an order created before the window is only seen by
-  `shopduck load --full-refresh`.
+  `ids`, 100 a request. A change to an order created before the window is seen by
+  `shopduck load --reconcile` (run it daily) or `--full-refresh`.
+- Counts: `meta.count.total`; reconciliation lists `fields=id,date_modified`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 import msgspec
 
-from pipelines.core import Platform, RunOptions, Shop, changed_since, created_window_start
-from pipelines.http import ApiClient, RetryPolicy
+from pipelines.core import (
+    Fetched,
+    Platform,
+    RunOptions,
+    Shop,
+    count_or_none,
+    listed_versions,
+    next_cursor,
+    trailing_window,
+)
+from pipelines.http import ApiClient, RetryPolicy, UnexpectedBody
 from pipelines.paging import Page, offset_pages
 from pipelines.settings import DEFAULT_TRAILING_DAYS
 from transforms.merchantpro import map_order
-from transforms.values import MappingError, timestamp
 
 ENDPOINT = "/api/v2/orders"
 MAX_PAGE_SIZE = 100
@@ -35,43 +44,50 @@ MAX_PAGE_SIZE = 100
 def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
     """A client authenticating with HTTP Basic (API key, API secret)."""
     auth = httpx.BasicAuth(shop.secret("api_key"), shop.secret("api_secret"))
-    return ApiClient(shop.name, shop.base_url, auth=auth, policy=policy)
+    return ApiClient(shop.label, shop.base_url, auth=auth, policy=policy)
 
 
-def has_next(body: Any) -> bool:
-    """MerchantPro says there is another page with a `meta.links.next` link."""
-    return bool(((body.get("meta") or {}).get("links") or {}).get("next"))
+def last_page(body: Any) -> bool:
+    """MerchantPro marks the last page with `meta.links.next: null`. A response without that
+    link (no `meta`, no `links`, no `next`) says nothing, and paging goes on to an empty page."""
+    meta = body.get("meta")
+    links = meta.get("links") if isinstance(meta, dict) else None
+    return isinstance(links, dict) and "next" in links and links["next"] is None
 
 
-def fetch(client: ApiClient, shop: Shop, cursor: dict[str, Any], run: RunOptions) -> Iterator[Page]:
+def fetch(
+    client: ApiClient, shop: Shop, cursor: Mapping[str, Any], run: RunOptions
+) -> Generator[Page, None, Fetched]:
     """Every order (with its line items), or on an incremental run those in the trailing
-    creation window that were modified since the last run."""
+    creation window that were modified since the last run; then the API's count of them."""
     page_size = shop.page_size_within(MAX_PAGE_SIZE)
     trailing_days = int(shop.options.get("trailing_days", DEFAULT_TRAILING_DAYS))
-    start = created_window_start(cursor, run, trailing_days)
-    window = {"sort": "date_created"}
-    if start is not None:
-        window["created_after"] = start.date().isoformat()
-    since = changed_since(cursor, shop, run)
-    if since is None:
-        yield from orders(client, {**window, "include": "line_items"}, page_size)
+    window = trailing_window(cursor, shop, run, trailing_days)
+    listing = {"sort": "date_created"}
+    if window.created_from is not None:
+        listing["created_after"] = window.created_from.date().isoformat()
+    if window.changed_since is None:
+        fetched = 0
+        for page in orders(client, {**listing, "include": "line_items"}, page_size):
+            fetched += len(page)
+            yield page
+        expected = count(client, listing) if fetched else None
     else:
+        since = window.changed_since
         changed = [
-            str(record.id)
-            for page in orders(client, {**window, "fields": "id,date_modified"}, MAX_PAGE_SIZE)
-            for record in page.fields(Modified)
-            if record is not None and record.id is not None and modified_since(record, since)
+            order_id
+            for order_id, modified in versions(client, listing)
+            if modified is None or modified >= since
         ]
-        for first in range(0, len(changed), page_size):
-            ids = ",".join(changed[first : first + page_size])
-            yield from orders(client, {"ids": ids, "include": "line_items"}, page_size)
-    cursor["loaded_at"] = run.started_at.isoformat()
+        yield from fetch_ids(client, shop, changed)
+        expected = len(changed)  # every order listed as changed must arrive
+    return Fetched(next_cursor(cursor, run, loaded_at=run.started_at.isoformat()), expected)
 
 
 def orders(client: ApiClient, params: dict[str, Any], page_size: int) -> Iterator[Page]:
     """`GET /api/v2/orders` with `params`, page by page."""
     yield from offset_pages(
-        client, ENDPOINT, params, envelope="data", page_size=page_size, has_next=has_next
+        client, ENDPOINT, params, envelope="data", page_size=page_size, is_last=last_page
     )
 
 
@@ -82,25 +98,50 @@ class Modified(msgspec.Struct):
     date_modified: Any = None
 
 
-def modified_since(record: Modified, since: datetime) -> bool:
-    """Whether an order was modified at or after `since`; an order whose `date_modified`
-    cannot be read counts as modified (mapping it reports the problem)."""
+class Meta(msgspec.Struct):
+    """The `meta.count.total` of a list response."""
+
+    meta: dict[str, dict[str, Any]]
+
+
+def _total(body: bytes) -> int:
     try:
-        modified = timestamp(record.date_modified)
-    except MappingError:
-        return True
-    return modified is None or modified >= since
+        return int(msgspec.json.decode(body, type=Meta).meta["count"]["total"])
+    except (msgspec.ValidationError, KeyError, TypeError, ValueError):
+        raise UnexpectedBody("list response without meta.count.total") from None
 
 
-def list_ids(client: ApiClient, shop: Shop) -> Iterator[Page]:
-    """Every order id: `fields=id`, without line items, 100 a request."""
-    yield from orders(client, {"fields": "id", "sort": "date_created"}, MAX_PAGE_SIZE)
+def count(client: ApiClient, listing: Mapping[str, Any]) -> int | None:
+    """The API's count of the orders a listing matches (`meta.count.total` of one small page)."""
+    return count_or_none(client, ENDPOINT, {**listing, "fields": "id", "limit": 1}, _total)
+
+
+def versions(
+    client: ApiClient, listing: Mapping[str, Any]
+) -> Iterator[tuple[str, datetime | None]]:
+    """Id and `date_modified` of every order a listing matches, 100 a request."""
+    for page in orders(client, {**listing, "fields": "id,date_modified"}, MAX_PAGE_SIZE):
+        yield from listed_versions(page.fields(Modified), "date_modified")
+
+
+def list_versions(client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime | None]]:
+    """Every order id with its last modification, without line items."""
+    return versions(client, {"sort": "date_created"})
+
+
+def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Page]:
+    """The orders with these ids (with their line items), `ids=` a page's worth at a time."""
+    page_size = shop.page_size_within(MAX_PAGE_SIZE)
+    for first in range(0, len(ids), page_size):
+        chunk = ",".join(ids[first : first + page_size])
+        yield from orders(client, {"ids": chunk, "include": "line_items"}, page_size)
 
 
 PLATFORM = Platform(
     name="merchantpro",
     connect=connect,
     fetch=fetch,
-    list_ids=list_ids,
+    list_versions=list_versions,
+    fetch_ids=fetch_ids,
     map_order=map_order,
 )

@@ -1,72 +1,161 @@
-"""The SQL layer: applies the `sql/` models (staging, intermediate, marts, in that order) to
-the warehouse and runs the zero-row assertion queries in `sql/tests/`. Most models are views;
-the daily and product aggregates are tables, rebuilt with the rest after every load."""
+"""The SQL layer: builds the `sql/` models into the reporting schema and runs the zero-row
+assertions, on DuckDB or PostgreSQL alike (through `pipelines.sql`).
+
+A model is one file `sql/<layer>/<name>.sql` that creates `reporting.<name>`: a view, or a
+table for the aggregates dashboards read. The models it reads are the `reporting.<model>` names
+in its SQL, so the build order is derived from the files themselves (no list to keep in step,
+and no retrying until everything happens to exist). The `reporting` schema is dropped and
+rebuilt in one transaction: nothing else lives there, so a model that was removed leaves
+nothing stale, and a reader sees the previous models or the new ones, never half of them.
+
+Every query in `sql/tests/` returns the rows that break it (none when the data is sound); the
+unique-key checks of the commerce tables are generated from `transforms/tables.py`.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import duckdb
 
+from pipelines.errors import ShopduckError
 from pipelines.settings import DATASET, REPORTING_SCHEMA
+from pipelines.sql import SQL_DIR, Connection, Database, database, render
+from transforms.tables import TABLES
 
 log = logging.getLogger("shopduck.models")
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 LAYERS = ("staging", "intermediate", "marts")
+_COMMENT = re.compile(r"--[^\n]*")
+_READS = re.compile(r"\breporting\.(\w+)")
 
 
-def model_files() -> list[Path]:
-    """Model files in dependency order: layer by layer, alphabetically within a layer."""
-    return [path for layer in LAYERS for path in sorted((SQL_DIR / layer).glob("*.sql"))]
+class ModelError(ShopduckError):
+    """The models cannot be built: a model fails, reads a model that does not exist, or the
+    models read each other in a cycle."""
 
 
-def apply_models(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild the `reporting` schema from the models: nothing else lives there, so a model
-    that was removed or changed from view to table leaves nothing stale. Within a layer a model
-    may read another one, so models whose inputs do not exist yet are retried after the rest."""
-    con.execute(f"drop schema if exists {REPORTING_SCHEMA} cascade")
-    con.execute(f"create schema {REPORTING_SCHEMA}")
-    pending = model_files()
-    while pending:
-        failed: list[tuple[Path, duckdb.Error]] = []
-        for path in pending:
+@dataclass(frozen=True)
+class Model:
+    """One model file: its name (the file's stem), its SQL and the models it reads."""
+
+    name: str
+    path: Path
+    sql: str
+    reads: frozenset[str]
+
+
+def load_models() -> dict[str, Model]:
+    """Every model under `sql/<layer>/`, by name."""
+    models: dict[str, Model] = {}
+    for layer in LAYERS:
+        for path in sorted((SQL_DIR / layer).glob("*.sql")):
+            if path.stem in models:
+                raise ModelError(f"two models are named {path.stem}: {models[path.stem].path}")
+            sql = path.read_text()
+            reads = frozenset(_READS.findall(_COMMENT.sub("", sql))) - {path.stem}
+            models[path.stem] = Model(path.stem, path, sql, reads)
+    return models
+
+
+def build_order(models: dict[str, Model]) -> list[Model]:
+    """`models` with every model after the models it reads (the same order on every run)."""
+    for model in models.values():
+        unknown = sorted(model.reads - models.keys())
+        if unknown:
+            raise ModelError(f"{model.path.name} reads reporting.{unknown[0]}: no model creates it")
+    graph = TopologicalSorter({name: sorted(models[name].reads) for name in sorted(models)})
+    try:
+        return [models[name] for name in graph.static_order()]
+    except CycleError as error:
+        raise ModelError(
+            f"models read each other in a cycle: {' -> '.join(error.args[1])}"
+        ) from None
+
+
+def apply_models(
+    con: Connection, dataset: str = DATASET, reporting: str = REPORTING_SCHEMA
+) -> None:
+    """Rebuild schema `reporting` from the models, reading the commerce tables in `dataset`."""
+    db = database(con)
+    models = build_order(load_models())
+    with db.transaction():
+        db.update_statistics(dataset)
+        db.script(f"drop schema if exists {reporting} cascade")
+        db.script(f"create schema {reporting}")
+        for model in models:
             try:
-                con.execute(path.read_text())
-            except duckdb.CatalogException as error:
-                failed.append((path, error))
-        if len(failed) == len(pending):
-            path, error = failed[0]
-            raise RuntimeError(f"model {path.name} cannot be built: {error}") from error
-        pending = [path for path, _ in failed]
+                db.script(render(model.sql, dataset, reporting))
+            except db.error as error:
+                where = model.path.relative_to(SQL_DIR)
+                reason = str(error).strip().splitlines()[0]
+                raise ModelError(
+                    f"model {model.name} ({where}) cannot be built on {db.dialect}: {reason}"
+                ) from error
+        db.update_statistics(reporting)
 
 
-def run_checks(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
-    """Each assertion query's offending rows (an empty list means it passed)."""
-    return {
-        path.stem: con.execute(path.read_text()).fetchall()
+def unique_key_checks(db: Database, dataset: str = DATASET) -> dict[str, str]:
+    """A query per table of `transforms.tables.TABLES` in the warehouse: the keys it holds more
+    than once. (A table a load has not created yet holds no duplicate.)"""
+    present = {
+        name
+        for (name,) in db.rows(
+            "select table_name from information_schema.tables where table_schema = $schema",
+            {"schema": dataset},
+        )
+    }
+    checks = {}
+    for table in TABLES:
+        if table.name in present:
+            key = ", ".join(table.key)
+            checks[f"unique_key_{table.name}"] = (
+                f"select {key}, count(*) as copies from {dataset}.{table.name} "
+                f"group by {key} having count(*) > 1"
+            )
+    return checks
+
+
+def run_checks(
+    con: Connection, dataset: str = DATASET, reporting: str = REPORTING_SCHEMA
+) -> dict[str, list[tuple]]:
+    """Each assertion's offending rows (an empty list means it passed)."""
+    db = database(con)
+    checks = {
+        path.stem: render(path.read_text(), dataset, reporting)
         for path in sorted((SQL_DIR / "tests").glob("*.sql"))
     }
+    checks.update(unique_key_checks(db, dataset))
+    return {name: db.rows(sql) for name, sql in checks.items()}
 
 
-def has_data(con: duckdb.DuckDBPyConnection) -> bool:
+def has_data(con: Connection, dataset: str = DATASET) -> bool:
     """True once a load has created the commerce tables the models read."""
-    found = con.execute(
+    found = database(con).rows(
         "select count(*) from information_schema.tables "
-        "where table_schema = ? and table_name = 'orders'",
-        [DATASET],
-    ).fetchone()
-    return bool(found and found[0])
+        "where table_schema = $schema and table_name = 'orders'",
+        {"schema": dataset},
+    )
+    return bool(found and found[0][0])
 
 
-def refresh_models(warehouse: Path) -> dict[str, list[tuple]]:
-    """Rebuild the reporting models, then run the checks as warnings that never block a load."""
-    with duckdb.connect(str(warehouse)) as con:
-        if not has_data(con):
-            return {}
-        apply_models(con)
-        failures = {name: rows for name, rows in run_checks(con).items() if rows}
+def refresh(con: Connection) -> dict[str, list[tuple]]:
+    """Rebuild the reporting models on any connection, then run the checks as warnings that
+    never block a load. Returns the failing checks' offending rows."""
+    if not has_data(con):
+        return {}
+    apply_models(con)
+    failures = {name: rows for name, rows in run_checks(con).items() if rows}
     for name, rows in failures.items():
         log.warning("data check %s: %d offending row(s), e.g. %s", name, len(rows), rows[0])
     return failures
+
+
+def refresh_models(warehouse: Path) -> dict[str, list[tuple]]:
+    """`refresh` on a DuckDB warehouse file."""
+    with duckdb.connect(str(warehouse)) as con:
+        return refresh(con)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
@@ -10,8 +11,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from pipelines.http import ApiClient, UnexpectedBody
+from pipelines.http import ApiClient, ApiError, UnexpectedBody
 
+log = logging.getLogger("shopduck.fetch")
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -107,16 +109,16 @@ def keyset_pages(
     id_param: str,
     inclusive: bool = False,
     after_id: int | None = None,
-    page_size: int | None = None,
     is_last: Callable[[Any], bool] | None = None,
 ) -> Iterator[Page]:
     """Pages of records with ascending ids, each request asking for ids after the last one seen.
 
     `id_param` is `since_id` (ids greater than; `inclusive=False`) or an `id` filter meaning
     "greater or equal" (`inclusive=True`). Keyset paging never skips a record when others are
-    deleted or updated while it runs, unlike page numbers. Stops on an empty page, a page
-    shorter than `page_size` (when the server honours one), or when `is_last(rest)` says so
-    (`rest`: the response's members other than the records, such as paging links).
+    deleted or updated while it runs, unlike page numbers. Stops only on an empty page or when
+    `is_last(rest)` says so (`rest`: the response's members other than the records, such as
+    paging links): never on a page shorter than the `limit` asked for, since APIs serve fewer
+    records than asked (caps differ by plan and documents state none).
     """
     last = after_id
     while True:
@@ -127,9 +129,25 @@ def keyset_pages(
         if not page:
             return
         yield page
-        last = max([last or 0, *record_ids(page)])
-        if (page_size is not None and len(page) < page_size) or (is_last and is_last(rest)):
+        if is_last is not None and is_last(rest):
             return
+        highest = max(record_ids(page), default=None)
+        if highest is None:
+            # No record has a usable id, so no request can ask for the records after them; they
+            # are quarantined when mapped. Asking again would only repeat this page forever.
+            log.warning(
+                "%s: GET %s served a page without a usable id: paging stops there; "
+                "`shopduck load --reconcile` finds what follows",
+                client.shop,
+                path,
+            )
+            return
+        if last is not None and highest <= last:
+            raise ApiError(
+                f"{client.shop}: GET {path} with {id_param}={query[id_param]} served no record "
+                f"after id {last}: the API ignores {id_param}, so paging cannot advance"
+            )
+        last = highest
 
 
 def offset_pages(
@@ -139,28 +157,42 @@ def offset_pages(
     *,
     envelope: str,
     page_size: int,
-    has_next: Callable[[Any], bool],
+    is_last: Callable[[Any], bool],
     overlap: int = 5,
 ) -> Iterator[Page]:
-    """Pages fetched with `start`/`limit` offsets until `has_next(rest)` is false (`rest`: see
-    `keyset_pages`).
+    """Pages fetched with `start`/`limit` offsets, asking for `page_size` records, until an
+    empty page or until `is_last(rest)` says so (`rest`: see `keyset_pages`). The next offset
+    follows the records actually served, whatever `limit` asked for.
 
     Offsets shift when a record already read is deleted, which would skip the record that slides
     back across a page boundary; each page therefore starts `overlap` records before the end of
-    the previous one, and records already yielded in this run are dropped (a record without an
-    id cannot be recognised and is always kept: mapping quarantines it).
+    the previous one, and records already yielded in this run, unchanged, are dropped (a changed
+    copy is kept: the load keeps the newer one; a record without an id cannot be recognised and
+    is always kept: mapping quarantines it).
     """
-    start, seen = 0, set()
+    start, previous = 0, None
+    seen: dict[str | None, msgspec.Raw] = {}
     while True:
         query = {**params, "start": start, "limit": page_size}
         page, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        if not page:
+            return
         ids = [None if record_id is None else repr(record_id) for record_id in page.ids()]
-        fresh = [record_id is None or record_id not in seen for record_id in ids]
-        seen.update(ids)
+        if ids == previous and any(ids):
+            raise ApiError(
+                f"{client.shop}: GET {path} with start={start} served the same records as the "
+                f"page before: the API ignores start, so paging cannot advance"
+            )
+        fresh = [
+            record_id is None or seen.get(record_id) != record
+            for record_id, record in zip(ids, page.records, strict=True)
+        ]
+        seen.update(zip(ids, page.records, strict=True))
         if any(fresh):
             yield page.subset(fresh)
-        if not page or not has_next(rest):
+        if is_last(rest):
             return
+        previous = ids
         start += max(1, len(page) - overlap)
 
 

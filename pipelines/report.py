@@ -1,4 +1,4 @@
-"""`shopduck report` and `shopduck status`: read-only views of the warehouse."""
+"""`shopduck report`: the revenue and refund summary, read-only, from the reporting models."""
 
 from __future__ import annotations
 
@@ -10,40 +10,9 @@ import duckdb
 import pandas as pd
 
 from pipelines.errors import ShopduckError
-from pipelines.settings import DATASET, DEFAULT_WAREHOUSE
-
-SUMMARY_SQL = """
-select platform, shop, currency,
-    sum(orders)::bigint as orders,
-    sum(gross_sales) as gross_sales,
-    sum(discounts) as discounts,
-    sum(refunds) as refunds,
-    sum(net_sales) as net_sales,
-    round(sum(refunds) / nullif(sum(gross_sales), 0), 4) as refund_rate
-from reporting.daily_sales
-where day >= coalesce(?::date, date '0001-01-01') and day <= coalesce(?::date, date '9999-12-31')
-group by all
-order by platform, shop, currency
-"""
-
-TOP_REFUNDED_SQL = """
-with refunded as (
-    select r.platform, r.shop, r.currency, l.product_id, any_value(l.title) as title,
-        sum(rl.quantity)::bigint as refunded_quantity, sum(rl.subtotal) as refunds
-    from reporting.refunds as r
-    join commerce.refund_lines as rl using (platform, shop, refund_id)
-    join reporting.order_lines as l
-        on l.platform = rl.platform and l.shop = rl.shop and l.order_id = rl.order_id
-        and l.line_id = rl.line_id
-    where not r.is_test and not r.is_cancelled
-      and r.refund_date >= coalesce(?::date, date '0001-01-01')
-      and r.refund_date <= coalesce(?::date, date '9999-12-31')
-    group by all
-)
-select * from refunded
-qualify row_number() over (partition by platform, shop, currency order by refunds desc) <= 3
-order by platform, shop, currency, refunds desc
-"""
+from pipelines.settings import DEFAULT_WAREHOUSE, REPORTING_SCHEMA
+from pipelines.sql import Connection, database, read_sql
+from pipelines.warehouse import WarehouseLocked, open_duckdb
 
 
 class WarehouseUnavailable(ShopduckError):
@@ -64,50 +33,42 @@ def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise WarehouseUnavailable(f"no warehouse at {warehouse}: run `shopduck load` first")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
-    except (duckdb.IOException, duckdb.ConnectionException) as error:
+        return open_duckdb(warehouse, read_only=True)
+    except WarehouseLocked as error:
         raise WarehouseUnavailable(
             f"{warehouse} is locked by a running load; try again when it finishes"
         ) from error
 
 
-def summary(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> pd.DataFrame:
-    """Revenue and refunds per platform, shop and currency over [since, until]."""
-    return con.execute(SUMMARY_SQL, [since, until]).df()
+def summary(con: Connection, since: date | None, until: date | None) -> pd.DataFrame:
+    """Revenue and refunds per platform, shop and currency over the days [since, until]
+    (`sql/reports/summary.sql`), on a DuckDB or a PostgreSQL connection."""
+    return database(con).frame(read_sql("reports/summary.sql"), {"since": since, "until": until})
 
 
-def top_refunded(
-    con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
-) -> pd.DataFrame:
-    """The three most refunded products per platform, shop and currency (by refund date)."""
-    return con.execute(TOP_REFUNDED_SQL, [since, until]).df()
+def top_refunded(con: Connection, since: date | None, until: date | None) -> pd.DataFrame:
+    """The three most refunded products per platform, shop and currency, by refund date
+    (`sql/reports/top_refunded.sql`), on a DuckDB or a PostgreSQL connection."""
+    return database(con).frame(
+        read_sql("reports/top_refunded.sql"), {"since": since, "until": until}
+    )
 
 
 def print_report(warehouse: Path, since: date | None = None, until: date | None = None) -> None:
     """Print the revenue and refund summary and the top refunded products."""
     with open_read_only(warehouse) as con:
+        built = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name in ('daily_sales', 'refunds', 'order_lines')",
+            [REPORTING_SCHEMA],
+        ).fetchone()
+        if not built or built[0] < 3:
+            raise WarehouseUnavailable(
+                f"{warehouse} has no reporting models yet (no load has finished): "
+                "run `shopduck load` first"
+            )
         span = f"{since or 'beginning'} .. {until or 'today'}"
         print(f"Revenue and refunds ({span}), per platform, shop and currency")
         print(summary(con, since, until).to_string(index=False))
         print("\nTop refunded products")
         print(top_refunded(con, since, until).to_string(index=False))
-
-
-STATUS_SQL = f"""
-select platform, shop,
-    max(finished_at) filter (where succeeded) as last_success,
-    arg_max(cursor, finished_at) filter (where succeeded) as cursor,
-    sum(orders) filter (where succeeded)::bigint as orders_loaded,
-    arg_max(error, finished_at) as last_error,
-    arg_max(succeeded, finished_at) as last_run_ok
-from {DATASET}.load_runs
-group by all
-order by platform, shop
-"""
-
-
-def print_status(warehouse: Path) -> None:
-    """Print, per shop: last successful load, cursor, orders loaded and the last error."""
-    with open_read_only(warehouse) as con:
-        frame = con.execute(STATUS_SQL).df()
-    print(frame.to_string(index=False) if len(frame) else "no loads recorded yet")

@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import pandas  # noqa: F401  (see below)
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from pipelines.core import FetchStats, RunOptions, Shop, orders_source
+from pipelines.core import FetchStats, RunOptions, Shop, late_source, orders_source
 from pipelines.errors import ShopduckError, one_line
 from pipelines.mapping import MappingPool
 from pipelines.models import has_data
 from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
+from pipelines.warehouse import WarehouseLocked, open_duckdb
 
 # pandas is imported up front, in this thread: DuckDB imports it lazily from C++ when loading,
 # and dlt, extracting in another thread at that moment, would find it half-initialized in
@@ -119,8 +119,8 @@ def warehouse_lock(warehouse: Path, wait: float) -> Iterator[None]:
         )
         try:
             _wait_until(
-                lambda: duckdb.connect(str(warehouse)).close(),
-                duckdb.IOException,
+                lambda: open_duckdb(warehouse).close(),
+                WarehouseLocked,
                 deadline,
                 f"{warehouse} is open in another program (a notebook or `shopduck report`?); "
                 f"close it and run the load again",
@@ -144,39 +144,57 @@ def _wait_until(
 
 
 def load_shops(
-    shops: list[Shop], warehouse: Path, options: RunOptions, progress: str = "none"
+    shops: list[Shop],
+    warehouse: Path,
+    options: RunOptions,
+    progress: str = "none",
+    *,
+    only: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> list[ShopResult]:
     """Extract every shop concurrently (mapping on every core) and load each into the
-    warehouse as soon as its extraction is done, one load at a time."""
+    warehouse as soon as its extraction is done, one load at a time. `only`: per (platform,
+    shop), just these order ids are fetched and merged, and cursors stay as they are
+    (reconciliation)."""
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
 
     def extract(result: ShopResult) -> dlt.Pipeline | None:
         started = time.monotonic()
+        shop = result.shop
         try:
-            pipeline = _pipeline(result.shop, warehouse, progress)
+            pipeline = _pipeline(shop, warehouse, progress)
             pending = (
                 pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()
             )
-            platform = PLATFORMS[result.shop.platform]
-            first_load = not (
+            platform = PLATFORMS[shop.platform]
+            ids = None if only is None else only.get((shop.platform, shop.name), ())
+            first_load = ids is None and not (
                 pending
                 or _stored_cursor(pipeline, platform.name)
-                or (result.shop.platform, result.shop.name) in in_warehouse
+                or (shop.platform, shop.name) in in_warehouse
             )
             source = orders_source(
-                platform, result.shop, options, result.stats, mapping, first_load=first_load
+                platform, shop, options, result.stats, mapping, first_load=first_load, ids=ids
             )
             pipeline.extract(source)
-            if pending or result.stats.orders or result.stats.quarantined:
+            if result.stats.late:
+                pipeline.extract(late_source(platform, result.stats))
+            if result.stats.missing:
+                log.warning(
+                    "%s: the API counts %d orders in the window but %d were read "
+                    "(%d missing); `shopduck load --reconcile` fetches them",
+                    shop.label,
+                    result.stats.expected,
+                    result.stats.fetched,
+                    result.stats.missing,
+                )
+            if pending or result.stats.fetched:
                 return pipeline
             pipeline.abort_packages()  # nothing changed: drop the cursor-only package
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
-            log.error(
-                "%s/%s: extraction failed: %s", result.shop.platform, result.shop.name, result.error
-            )
+            log.debug("%s: extraction failed: %s", shop.label, result.error)
         finally:
             result.seconds = time.monotonic() - started
         return None
@@ -192,7 +210,8 @@ def load_shops(
             pipeline = done.result()
             if pipeline is not None:
                 _load(pipeline, extractions[done])
-    record_runs(warehouse, results, options.started_at)
+    if only is None:
+        record_runs(warehouse, results, options.started_at)
     return results
 
 
@@ -204,7 +223,7 @@ def _load(pipeline: dlt.Pipeline, result: ShopResult) -> None:
         result.load_info = str(pipeline.load())
     except Exception as error:
         result.error = one_line(error)
-        log.error("%s/%s: load failed: %s", result.shop.platform, result.shop.name, result.error)
+        log.debug("%s: load failed: %s", result.shop.label, result.error)
     result.seconds += time.monotonic() - started
 
 
@@ -227,7 +246,7 @@ create table if not exists {DATASET}.raw_orders (
 def shops_in_warehouse(warehouse: Path) -> set[tuple[str, str]]:
     """(platform, shop) of every shop with orders in the warehouse. Creates `raw_orders` in a
     new warehouse (see RAW_ORDERS_DDL)."""
-    with duckdb.connect(str(warehouse)) as con:
+    with open_duckdb(warehouse) as con:
         con.execute(f"create schema if not exists {DATASET}")
         con.execute(RAW_ORDERS_DDL)
         if not has_data(con):
@@ -236,35 +255,79 @@ def shops_in_warehouse(warehouse: Path) -> set[tuple[str, str]]:
     return {(platform, shop) for platform, shop in rows}
 
 
-RUNS_DDL = f"""
-create table if not exists {DATASET}.load_runs (
-    platform varchar, shop varchar, started_at timestamptz, finished_at timestamptz,
-    succeeded boolean, orders bigint, quarantined bigint, requests bigint, cursor json,
-    error varchar
-)"""
+RUN_COLUMNS = {
+    "platform": "varchar",
+    "shop": "varchar",
+    "started_at": "timestamptz",
+    "finished_at": "timestamptz",
+    "succeeded": "boolean",
+    "orders": "bigint",  # orders mapped and loaded
+    "quarantined": "bigint",
+    "requests": "bigint",
+    "cursor": "json",
+    "error": "varchar",
+    "fetched": "bigint",  # distinct orders read
+    "expected": "bigint",  # the API's own count of them, where it can count
+    "source_count": "bigint",  # reconciliation: orders the source lists
+    "warehouse_count": "bigint",  # ... and the warehouse holds (not deleted), after healing
+    "fetched_missing": "bigint",
+    "refreshed_stale": "bigint",
+    "flagged_deleted": "bigint",
+}
 
 
 def record_runs(warehouse: Path, results: list[ShopResult], started_at: datetime) -> None:
-    """Append each shop's outcome to `commerce.load_runs` (read by `shopduck status`)."""
+    """Append each shop's outcome to `commerce.load_runs` (read by `shopduck status`), and each
+    shop's reporting settings to `commerce.shops` (read by the reporting models)."""
     finished = datetime.now(UTC)
-    with duckdb.connect(str(warehouse)) as con:
+    rows = [
+        {
+            "platform": r.shop.platform,
+            "shop": r.shop.name,
+            "started_at": started_at,
+            "finished_at": finished,
+            "succeeded": r.ok,
+            "orders": r.stats.orders,
+            "quarantined": r.stats.quarantined,
+            "requests": r.stats.requests,
+            "cursor": json.dumps(r.stats.cursor),
+            "error": r.error,
+            "fetched": r.stats.fetched,
+            "expected": r.stats.expected,
+        }
+        for r in results
+    ]
+    append_runs(warehouse, rows)
+    with open_duckdb(warehouse) as con:
+        con.execute(SHOPS_DDL)
+        for result in results:
+            shop = result.shop
+            con.execute(
+                f"delete from {DATASET}.shops where platform = ? and shop = ?",
+                [shop.platform, shop.name],
+            )
+            con.execute(
+                f"insert into {DATASET}.shops values (?, ?, ?)",
+                [shop.platform, shop.name, shop.timezone],
+            )
+
+
+SHOPS_DDL = f"""
+create table if not exists {DATASET}.shops (platform varchar, shop varchar, timezone varchar)"""
+
+
+def append_runs(warehouse: Path, rows: list[dict[str, Any]]) -> None:
+    """Append rows (column -> value, any subset of RUN_COLUMNS) to `commerce.load_runs`,
+    adding the columns an older warehouse's table lacks."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+    with open_duckdb(warehouse) as con:
         con.execute(f"create schema if not exists {DATASET}")
-        con.execute(RUNS_DDL)
-        con.executemany(
-            f"insert into {DATASET}.load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.shop.platform,
-                    r.shop.name,
-                    started_at,
-                    finished,
-                    r.ok,
-                    r.stats.orders,
-                    r.stats.quarantined,
-                    r.stats.requests,
-                    json.dumps(r.stats.cursor),
-                    r.error,
-                )
-                for r in results
-            ],
-        )
+        con.execute(f"create table if not exists {DATASET}.load_runs ({columns})")
+        for name, kind in RUN_COLUMNS.items():
+            con.execute(f"alter table {DATASET}.load_runs add column if not exists {name} {kind}")
+        for row in rows:
+            names = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            con.execute(
+                f"insert into {DATASET}.load_runs ({names}) values ({marks})", list(row.values())
+            )

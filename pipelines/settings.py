@@ -20,4 +20,4 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
 }
 PLATFORM_IDS = tuple(CREDENTIAL_KEYS)
 # Optional per-shop keys besides SHOP, LOOKBACK_MINUTES and PAGE_SIZE.
-OPTION_KEYS = ("trailing_days", "currency")
+OPTION_KEYS = ("trailing_days", "currency", "timezone")

@@ -56,9 +56,10 @@ class LunasoftApi(BaseApi):
         if sort.startswith("-"):
             orders = list(orders)[::-1]
         page = max(1, int(query.get("page") or 1))
+        size = self.served(PAGE_SIZE)
         # read one order past the page (lazily, when ascending by id) to know if there is more
-        window = list(islice(orders, (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1))
-        chosen, more = window[:PAGE_SIZE], len(window) > PAGE_SIZE
+        window = list(islice(orders, (page - 1) * size, page * size + 1))
+        chosen, more = window[:size], len(window) > size
         return Response(
             {"orders": [self.payload(o) for o in chosen], "next_page": page + 1 if more else False}
         )

@@ -90,12 +90,13 @@ class MerchantProApi(BaseApi):
             orders.sort(key=lambda o: o.id, reverse=True)
         start = int(query.get("start") or 0)
         limit = min(int(query.get("limit") or self.max_limit), self.max_limit)
-        chosen = orders[start : start + limit]
+        chosen = orders[start : start + self.served(limit)]
         include = set((query.get("include") or "").split(","))
         data = [
             self.fields(self.payload(o, with_lines="line_items" in include), query) for o in chosen
         ]
-        following = {**query, "start": start + limit, "limit": limit}
+        end = start + len(data)  # the next page starts after what was served, not after `limit`
+        following = {**query, "start": end, "limit": limit}
         return Response(
             {
                 "data": data,
@@ -109,9 +110,7 @@ class MerchantProApi(BaseApi):
                     "links": {
                         "prev": None,
                         "current": f"{path}?{urlencode(query)}",
-                        "next": f"{path}?{urlencode(following)}"
-                        if start + limit < len(orders)
-                        else None,
+                        "next": f"{path}?{urlencode(following)}" if end < len(orders) else None,
                     },
                 },
             }

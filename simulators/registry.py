@@ -64,12 +64,15 @@ def start_simulator(
     port: int = 0,
     rate_limit: bool = False,
     retry_after: str = "2.0",
+    page_cap: int | None = None,
 ) -> Simulator:
-    """Start a platform's simulator on loopback with `orders` seeded orders."""
+    """Start a platform's simulator on loopback with `orders` seeded orders; `page_cap` makes
+    it serve at most that many orders a list page, whatever the request asks for."""
     spec = SIMULATORS[platform]
     store = Store(
         orders=orders, seed=seed + zlib.crc32(platform.encode()), currencies=spec.currencies
     )
     api = spec.api(store, spec.authorization)
+    api.page_cap = page_cap
     bucket = LeakyBucket() if rate_limit else None
     return Simulator(api, store, port=port, rate_limit=bucket, retry_after=retry_after).start()

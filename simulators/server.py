@@ -1,10 +1,12 @@
 """The simulators' shared HTTP core: a loopback server that routes requests to a platform's
-renderer, checks credentials, enforces an optional leaky-bucket rate limit and injects faults
-(429s, 5xx bursts, slow responses, cut connections, truncated or HTML bodies) on request."""
+renderer, checks credentials, enforces an optional leaky-bucket rate limit, injects faults
+(429s, 5xx bursts, slow responses, cut connections, truncated or HTML bodies) on request and
+lets tests rewrite successful bodies before they are sent."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections import deque
@@ -31,6 +33,7 @@ class Response:
 
 
 Query = dict[str, str]
+Rewrite = Callable[[str, Any], Any]
 
 
 class Renderer(Protocol):
@@ -54,7 +57,14 @@ class BaseApi:
         self.store = store
         self.credentials = credentials
         self.patches: dict[int, dict[str, Any]] = {}  # order id -> fields to overwrite (... drops)
+        # At most this many records a list response, whatever `limit` asks or the document says:
+        # real APIs cap silently, and differently by plan.
+        self.page_cap: int | None = None
         self._rendered: dict[tuple, dict[str, Any]] = {}
+
+    def served(self, size: int) -> int:
+        """How many records a list page holds when `size` would be served without a cap."""
+        return size if self.page_cap is None else min(size, self.page_cap)
 
     def authorized(self, authorization: str | None) -> bool:
         return authorization == self.credentials
@@ -102,9 +112,25 @@ class LeakyBucket:
             return True, round(self.level)
 
 
+def on_response(number: int, path: str, change: Callable[[Any], Any]) -> Rewrite:
+    """A rewrite (for `Simulator.rewrites`) that applies `change` to the decoded body of the
+    `number`th (from 1) successful response to `path` and leaves every other response alone,
+    e.g. `on_response(2, "/com/orders.json", lambda body: {**body, "orders": [...]})`."""
+    answered = itertools.count(1)
+
+    def rewrite(request_path: str, body: Any) -> Any:
+        if request_path != path or next(answered) != number:
+            return body
+        return change(body)
+
+    return rewrite
+
+
 class Simulator:
     """A running simulator: `store` holds the data, `faults` queues faults for the next
-    requests, `hooks` run before each list request (to mutate data mid-load)."""
+    requests, `hooks` run before each list request (to mutate data mid-load), and `rewrites`
+    turn each successful response body, decoded, into the one sent: each is called with the
+    request's path and the body and returns the body to send (see `on_response`)."""
 
     def __init__(
         self,
@@ -123,6 +149,7 @@ class Simulator:
         self.slow_seconds = slow_seconds
         self.faults: deque[str] = deque()
         self.hooks: list[Callable[[int], None]] = []
+        self.rewrites: list[Rewrite] = []
         self.requests: list[str] = []
         self.throttled = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -214,7 +241,13 @@ class Simulator:
         if response is None:
             self._send(handler, 404, {"errors": "Not Found"})
             return
-        self._send(handler, response.status, response.body, {**headers, **response.headers})
+        body = response.body
+        if response.status == 200 and self.rewrites:
+            # a decoded copy: rewrites may edit it freely without touching cached renders
+            body = orjson.loads(self._encode(body))
+            for rewrite in list(self.rewrites):
+                body = rewrite(parts.path, body)
+        self._send(handler, response.status, body, {**headers, **response.headers})
 
     def _fault(self, handler: BaseHTTPRequestHandler, fault: str) -> bool:
         """Serve an injected fault; True when the request is answered."""
@@ -248,8 +281,12 @@ class Simulator:
         body: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)
+        data = self._encode(body)
         self._raw(handler, status, data, "application/json; charset=utf-8", len(data), headers)
+
+    @staticmethod
+    def _encode(body: Any) -> bytes:
+        return orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)
 
     @staticmethod
     def _raw(

@@ -67,6 +67,7 @@ class ShopifyLikeApi(BaseApi):
             limit = self.server_page_size
         else:
             limit = min(int(query.get("limit") or self.default_limit or 50), self.max_limit)
+        limit = self.served(limit)
         page = max(1, int(query.get("page") or 1))
         chosen = itertools.islice(self.matching(query), (page - 1) * limit, page * limit)
         return [self.fields(self.payload(order), query) for order in chosen]

@@ -1,7 +1,10 @@
 """Spiffy Stores simulator: `GET /api/orders.json`, `/api/orders/count.json`,
 `/api/orders/{id}.json` as platforms/spiffy.txt describes them: open orders unless `status`,
 `limit` 30 by default and at most 50, filters to the minute ("2014-12-31 12:00"), decimal-string
-money, coupon and cart discounts, surcharges, `fulfilments`, and refunds only as transactions."""
+money, coupon and cart discounts, surcharges, `fulfilments`, and refunds only as transactions.
+
+`SpiffyApi.spelling = "shopify"` sends the orders with Shopify's names instead, as the sample
+order of Spiffy's own API client does (`total_tax`, `fulfillments`, `variant_id`, ...)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,18 @@ from simulators.model import Order, optional
 from simulators.shopify_like import ShopifyLikeApi
 
 SURCHARGE_RATE = Decimal("0.015")
+# documented name -> Shopify's, for orders and for line items
+SHOPIFY_ORDER_NAMES = {
+    "tax_price": "total_tax",
+    "fulfilment_status": "fulfillment_status",
+    "fulfilments": "fulfillments",
+}
+SHOPIFY_LINE_NAMES = {
+    "variation_id": "variant_id",
+    "variation_title": "variant_title",
+    "discount_price": "total_discount",
+    "fulfilment_status": "fulfillment_status",
+}
 
 
 def money(amount: Decimal) -> str:
@@ -52,6 +67,20 @@ def transaction(
     }
 
 
+def shopify_spelling(order: dict[str, Any]) -> dict[str, Any]:
+    """A documented order payload spelt with Shopify's names: coupon and cart discounts as one
+    `total_discounts`, and no `shipping_price` (Shopify has none; the shipping lines say it)."""
+    renamed = {SHOPIFY_ORDER_NAMES.get(key, key): value for key, value in order.items()}
+    discounts = Decimal(renamed.pop("discount_price")) + Decimal(renamed.pop("cart_discount_price"))
+    renamed["total_discounts"] = money(discounts)
+    del renamed["shipping_price"]
+    renamed["line_items"] = [
+        {SHOPIFY_LINE_NAMES.get(key, key): value for key, value in item.items()}
+        for item in order["line_items"]
+    ]
+    return renamed
+
+
 class SpiffyApi(ShopifyLikeApi):
     name = "spiffy"
     prefix = "/api"
@@ -62,8 +91,17 @@ class SpiffyApi(ShopifyLikeApi):
         **ShopifyLikeApi.time_filters,
         "closed_at": lambda o: o.closed_at,
     }
+    spelling = "documented"  # or "shopify"
 
-    def render(self, order: Order) -> dict[str, Any]:
+    def payload(self, order: Order, **options: Any) -> dict[str, Any]:
+        # passed on as a render option, so that renders are cached per spelling
+        return super().payload(order, spelling=self.spelling, **options)
+
+    def render(self, order: Order, spelling: str = "documented") -> dict[str, Any]:
+        documented = self.render_documented(order)
+        return shopify_spelling(documented) if spelling == "shopify" else documented
+
+    def render_documented(self, order: Order) -> dict[str, Any]:
         coupon = order.discount_code[2] if order.discount_code else Decimal(0)
         cart_discount = sum((line.discount for line in order.lines), Decimal(0))
         extra = surcharge(order)

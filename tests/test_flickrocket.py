@@ -127,3 +127,10 @@ def test_updated_at_min_is_sent_as_gmt_without_an_offset(simulator, warehouse):
     assert run_load([shop], warehouse)[0].ok
     first = sim.requests[0]
     assert "updated_at_min=" in first and "%2B" not in first and "limit" not in first
+
+
+def test_is_cancelled_says_whether_the_order_was_cancelled():
+    payload = sample("210797")
+    assert map_order(payload)["orders"][0]["is_cancelled"] is False
+    payload["cancelled_at"] = "2016-05-10T09:00:00"
+    assert map_order(payload)["orders"][0]["is_cancelled"] is True

@@ -58,8 +58,9 @@ def test_401_gives_one_line_naming_the_shop_but_not_the_token(
     code = cli.main(["load", "--warehouse", str(warehouse)])
     out, err = capsys.readouterr()
     assert code != 0
-    assert err.strip().count("\n") == 0
-    assert "vn-main" in err and "401" in err
+    failure, summary = err.strip().splitlines()  # one line per failing shop, one summary
+    assert failure.startswith("shopduck: haravan/vn-main: HTTP 401 from GET ")
+    assert summary == "shopduck: 1 of 1 shop runs failed"
     assert secret not in out + err
 
 
@@ -159,3 +160,26 @@ def test_cut_truncated_and_slow_responses_are_retried(simulator, warehouse, faul
     [result] = run_load([shop_for("haravan", sim)], warehouse)
     assert result.ok, result.error
     assert query(warehouse, "select count(*) from commerce.orders") == [(30,)]
+
+
+@pytest.mark.parametrize(
+    ("change", "cancelled"),
+    [
+        ({}, False),
+        ({"cancelled_at": "2008-01-11T09:00:00-05:00"}, True),
+        ({"financial_status": "voided"}, True),
+        ({"financial_status": "refunded"}, False),
+    ],
+)
+def test_is_cancelled_says_whether_the_order_was_cancelled(change, cancelled):
+    payload = json.loads((FIXTURES / "haravan_sample_order.json").read_text()) | change
+    assert map_order(payload)["orders"][0]["is_cancelled"] is cancelled
+
+
+def test_the_warehouse_flags_exactly_the_cancelled_orders(simulator, warehouse):
+    sim = simulator("haravan", orders=60)
+    assert run_load([shop_for("haravan", sim)], warehouse)[0].ok
+    cancelled = {str(o.id) for o in sim.store.visible() if o.cancelled_at is not None}
+    assert cancelled
+    flagged = query(warehouse, "select order_id from commerce.orders where is_cancelled")
+    assert {order_id for (order_id,) in flagged} == cancelled

@@ -117,3 +117,17 @@ def test_an_order_created_while_paging_is_neither_lost_nor_duplicated(simulator,
     assert query(warehouse, "select count(*), count(distinct order_id) from commerce.orders") == [
         (141, 141)
     ]
+
+
+def test_is_cancelled_says_whether_the_order_was_cancelled():
+    assert map_order(sample(), currency="USD")["orders"][0]["is_cancelled"] is False
+    # the list endpoint sends no history: the current status alone says it
+    listed = sample() | {"current_status": "Cancelled"}
+    del listed["statuses"]
+    assert map_order(listed, currency="USD")["orders"][0]["is_cancelled"] is True
+    payload = sample()
+    payload["statuses"].insert(
+        0, {"id": "188", "status": "Cancelled", "created": "2015-07-16T08:00:00-0600"}
+    )
+    [order] = map_order(payload, currency="USD")["orders"]
+    assert order["is_cancelled"] is True and order["cancelled_at"] is not None

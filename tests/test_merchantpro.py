@@ -9,8 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from tests.conftest import query, run_load, shop_for
 from transforms.merchantpro import map_order
+from transforms.values import MappingError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -20,7 +23,8 @@ def sample(order_id: str) -> dict:
 
 
 def test_float_money_is_read_exactly():
-    [order] = map_order(sample("11089919"))["orders"]
+    # the document lists this order without `include=line_items`, which the pipeline always asks
+    [order] = map_order(sample("11089919") | {"line_items": []})["orders"]
     assert order["total_price"] == Decimal("30.23") and str(order["total_price"]) == "30.23"
     assert order["total_shipping"] == Decimal("15")
     assert order["created_at"].isoformat() == "2019-12-05T14:11:23+00:00"
@@ -81,8 +85,10 @@ def test_a_refunded_order_gives_one_derived_full_refund_dated_by_its_modificatio
 def test_every_request_includes_line_items_and_sorts_oldest_first(simulator, warehouse):
     sim = simulator("merchantpro", orders=150)
     assert run_load([shop_for("merchantpro", sim)], warehouse)[0].ok
-    assert all("include=line_items" in r and "sort=date_created" in r for r in sim.requests)
-    assert all("limit=100" in r for r in sim.requests)
+    *pages, count = sim.requests  # the last request counts the orders (meta.count.total)
+    assert all("include=line_items" in r and "sort=date_created" in r for r in pages)
+    assert all("limit=100" in r for r in pages)
+    assert "fields=id&limit=1" in count and "include" not in count
     expected_lines = sum(len(o.lines) for o in sim.store.visible())
     assert query(warehouse, "select count(*) from commerce.order_lines") == [(expected_lines,)]
 
@@ -129,3 +135,22 @@ def test_a_status_change_inside_the_window_is_picked_up_and_older_ones_need_a_fu
     assert run_load([shop], warehouse, full_refresh=True)[0].ok
     status = dict(query(warehouse, "select order_id, financial_status from commerce.orders"))
     assert status[str(ancient.id)] == "canceled"
+
+
+@pytest.mark.parametrize(
+    ("change", "cancelled"),
+    [
+        ({}, False),
+        ({"payment_status": "canceled"}, True),
+        ({"payment_status": "cancelled"}, True),  # the document's own samples spell it so too
+        ({"shipping_status": "cancelled"}, True),
+        ({"payment_status": "refunded", "shipping_status": "returned"}, False),
+    ],
+)
+def test_is_cancelled_says_whether_the_order_was_cancelled(change, cancelled):
+    assert map_order(sample("12345001") | change)["orders"][0]["is_cancelled"] is cancelled
+
+
+def test_an_order_listed_without_its_line_items_is_not_loaded_without_them():
+    with pytest.raises(MappingError, match="order_lines: no line_items"):
+        map_order(sample("11089919"))  # listed without include=line_items

@@ -1,15 +1,230 @@
-"""Pages fetched ahead in a thread arrive in order, errors arrive after the pages before them,
-and stopping early stops the fetching."""
+"""The pagers against a fake client (no HTTP) that records the queries: keyset and offset
+paging end only on an empty page or the API's explicit last-page signal, never because a page
+is shorter than the `limit` asked for, and never loop on a page they cannot advance past. Pages
+fetched ahead in a thread arrive in order, errors arrive after the pages before them, and
+stopping early stops the fetching."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
-from pipelines.paging import prefetched
+from pipelines.core import Shop
+from pipelines.http import ApiError
+from pipelines.merchantpro import last_page as merchantpro_last_page
+from pipelines.paging import keyset_pages, offset_pages, prefetched
+from pipelines.platforms import PLATFORMS
+
+Answer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class FakeClient:
+    """Answers each query with `answer(query)` as JSON, recording the queries; a pager that
+    does not end fails the test instead of hanging it."""
+
+    shop = "fake-shop"
+
+    def __init__(self, answer: Answer, most: int = 50) -> None:
+        self.answer = answer
+        self.most = most
+        self.queries: list[dict[str, Any]] = []
+
+    def get(self, path: str, params: Mapping[str, Any], decode: Callable[[bytes], Any]) -> Any:
+        self.queries.append(dict(params))
+        if len(self.queries) > self.most:
+            raise AssertionError(f"paging did not end after {self.most} requests")
+        return decode(json.dumps(self.answer(dict(params))).encode())
+
+
+def since_id_api(count: int, served: int, shown: Mapping[int, Any] | None = None) -> Answer:
+    """A `since_id` API over records with ids 1..count that serves at most `served` records a
+    page, whatever `limit` asks for. It filters on the true ids; `shown` replaces the id a
+    record is sent with (`...`: sent without one), as an API with corrupt records would."""
+    shown = shown or {}
+
+    def record(true_id: int) -> dict[str, Any]:
+        sent = shown.get(true_id, true_id)
+        return {} if sent is ... else {"id": sent}
+
+    def answer(query: dict[str, Any]) -> dict[str, Any]:
+        first = query.get("since_id", 0) + 1
+        return {"orders": [record(i) for i in range(first, min(first + served, count + 1))]}
+
+    return answer
+
+
+def ids_of(pages: Iterator[Any]) -> list[Any]:
+    return [record_id for page in pages for record_id in page.ids()]
+
+
+def test_keyset_paging_goes_on_past_pages_shorter_than_asked_until_an_empty_one():
+    client = FakeClient(since_id_api(10, served=3))
+    pages = keyset_pages(client, "/orders", {"limit": 250}, envelope="orders", id_param="since_id")
+    assert ids_of(pages) == list(range(1, 11))
+    assert [q.get("since_id") for q in client.queries] == [None, 3, 6, 9, 10]
+    assert all(q["limit"] == 250 for q in client.queries)
+
+
+def test_inclusive_keyset_asks_for_the_id_after_the_last_one_seen():
+    served: list[list[int]] = [[5, 6], [7, 9], []]
+    client = FakeClient(lambda query: {"orders": [{"id": i} for i in served.pop(0)]})
+    pages = keyset_pages(
+        client, "/orders", {}, envelope="orders", id_param="id", inclusive=True, after_id=4
+    )
+    assert ids_of(pages) == [5, 6, 7, 9]
+    assert [q["id"] for q in client.queries] == [5, 7, 10]
+
+
+def test_keyset_paging_ends_on_the_apis_last_page_signal_without_another_request():
+    def answer(query: dict[str, Any]) -> dict[str, Any]:
+        first = query.get("id", 1)
+        return {"orders": [{"id": first}, {"id": first + 1}], "next_page": first < 3 and 2}
+
+    client = FakeClient(answer)
+    pages = keyset_pages(
+        client,
+        "/orders",
+        {},
+        envelope="orders",
+        id_param="id",
+        inclusive=True,
+        is_last=lambda rest: rest.get("next_page") is False,
+    )
+    assert ids_of(pages) == [1, 2, 3, 4]
+    assert len(client.queries) == 2
+
+
+def test_records_without_usable_ids_are_passed_on_but_do_not_stop_or_move_the_keyset():
+    client = FakeClient(since_id_api(7, served=3, shown={2: ..., 4: "x", 5: {"n": 1}}))
+    pages = keyset_pages(client, "/orders", {}, envelope="orders", id_param="since_id")
+    assert ids_of(pages) == [1, None, 3, "x", {"n": 1}, 6, 7]
+    assert [q.get("since_id") for q in client.queries] == [None, 3, 6, 7]
+
+
+def test_a_last_page_of_records_without_usable_ids_ends_the_paging_instead_of_repeating():
+    client = FakeClient(since_id_api(3, served=2, shown={3: ...}))
+    pages = keyset_pages(client, "/orders", {}, envelope="orders", id_param="since_id")
+    assert ids_of(pages) == [1, 2, None]
+    assert [q.get("since_id") for q in client.queries] == [None, 2]
+
+
+def test_an_api_that_ignores_the_keyset_is_an_error_not_an_endless_loop():
+    client = FakeClient(lambda query: {"orders": [{"id": 1}, {"id": 2}]})
+    pages = keyset_pages(client, "/orders", {}, envelope="orders", id_param="since_id")
+    with pytest.raises(ApiError, match=r"fake-shop.*since_id=2"):
+        list(pages)
+    assert len(client.queries) == 2
+
+
+def offset_api(ids: list[Any], served: int, meta: Callable[[int, int], Any]) -> Answer:
+    """A `start`/`limit` API over records with `ids` that serves at most `served` records a
+    page; `meta(end, total)` is the `meta` member (`...`: left out)."""
+
+    def answer(query: dict[str, Any]) -> dict[str, Any]:
+        start = query["start"]
+        data = [{"id": i} for i in ids[start : start + min(served, query["limit"])]]
+        member = meta(start + len(data), len(ids))
+        return {"data": data} if member is ... else {"data": data, "meta": member}
+
+    return answer
+
+
+def truthful(end: int, total: int) -> dict[str, Any]:
+    """MerchantPro's meta: a `next` link while records remain, null on the last page."""
+    following = f"/api/v2/orders?start={end}" if end < total else None
+    return {"count": {"total": total}, "links": {"prev": None, "next": following}}
+
+
+def offsets(client: FakeClient, *, overlap: int) -> list[Any]:
+    pages = offset_pages(
+        client,
+        "/api/v2/orders",
+        {},
+        envelope="data",
+        page_size=100,
+        is_last=merchantpro_last_page,
+        overlap=overlap,
+    )
+    return ids_of(pages)
+
+
+def test_offset_paging_advances_by_what_was_served_overlaps_and_drops_exact_repeats():
+    client = FakeClient(offset_api(list(range(100, 112)), served=4, meta=truthful))
+    assert offsets(client, overlap=1) == list(range(100, 112))
+    assert [q["start"] for q in client.queries] == [0, 3, 6, 9]
+    assert all(q["limit"] == 100 for q in client.queries)
+
+
+def test_offset_paging_ends_when_links_next_is_null_without_another_request():
+    client = FakeClient(offset_api(list(range(10)), served=5, meta=truthful))
+    assert offsets(client, overlap=0) == list(range(10))
+    assert [q["start"] for q in client.queries] == [0, 5]
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        lambda end, total: ...,
+        lambda end, total: {"count": {"total": total}},
+        lambda end, total: {"links": None},
+        lambda end, total: {"links": {"prev": None}},
+    ],
+    ids=["no meta", "no links", "links null", "no next link"],
+)
+def test_offset_paging_without_paging_links_goes_on_until_an_empty_page(meta):
+    client = FakeClient(offset_api(list(range(10)), served=4, meta=meta))
+    assert offsets(client, overlap=0) == list(range(10))
+    assert [q["start"] for q in client.queries] == [0, 4, 8, 10]
+
+
+def test_offset_paging_keeps_repeated_records_without_ids_and_drops_repeated_ones_with_ids():
+    client = FakeClient(offset_api([1, None, 3, 4, 5], served=3, meta=truthful))
+    assert offsets(client, overlap=2) == [1, None, 3, None, 4, 5]
+    assert [q["start"] for q in client.queries] == [0, 1, 2]
+
+
+def test_an_api_that_ignores_the_offset_is_an_error_not_an_endless_loop():
+    client = FakeClient(lambda query: {"data": [{"id": 1}, {"id": 2}], "meta": {}})
+    with pytest.raises(ApiError, match=r"fake-shop.*start=1"):
+        offsets(client, overlap=1)
+    assert len(client.queries) == 2
+
+
+def lunasoft_api(count: int, served: int) -> Answer:
+    """Lunasoft's `id` (">= that id") filter over ids 1..count, at most `served` a page, with a
+    truthful `next_page`."""
+
+    def answer(query: dict[str, Any]) -> dict[str, Any]:
+        first = query.get("id", 1)
+        last = min(first + served, count + 1)
+        return {
+            "orders": [{"id": str(i)} for i in range(first, last)],
+            "next_page": 2 if last <= count else False,
+        }
+
+    return answer
+
+
+CAPPED_APIS: dict[str, Answer] = {
+    "flickrocket": since_id_api(23, served=5),
+    "haravan": since_id_api(23, served=5),
+    "spiffy": since_id_api(23, served=5),
+    "lunasoft": lunasoft_api(23, served=5),
+    "merchantpro": offset_api(list(range(1, 24)), served=5, meta=truthful),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(CAPPED_APIS))
+def test_every_platform_lists_every_id_of_an_api_serving_fewer_than_asked(platform):
+    client = FakeClient(CAPPED_APIS[platform])
+    shop = Shop(platform, "capped", "https://shop.example.com", {})
+    versions = PLATFORMS[platform].list_versions(client, shop)  # type: ignore[arg-type]
+    assert sorted(int(order_id) for order_id, _ in versions) == list(range(1, 24))
 
 
 def test_pages_arrive_in_order_and_an_error_after_the_pages_before_it():

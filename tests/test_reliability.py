@@ -68,7 +68,8 @@ def test_a_failing_shop_is_named_the_run_exits_non_zero_and_the_others_load(
     code = cli.main(["load", "--warehouse", str(warehouse)])
     err = capsys.readouterr().err
     assert code == 1
-    [failure] = [line for line in err.splitlines() if line.startswith("shopduck:")]
+    failure, summary = [line for line in err.splitlines() if line.startswith("shopduck:")]
+    assert summary == "shopduck: 1 of 2 shop runs failed; the others loaded"
     assert "bad-shop" in failure and "good-shop" not in failure
     assert f"GET {bad.base_url}/api/orders.json?status=any" in failure
     assert "failed after 2 attempts: HTTP 503" in failure
@@ -107,7 +108,12 @@ def test_reconcile_flags_deleted_orders_and_unflags_returning_ones(platform, sim
         started_at=__import__("datetime").datetime.now(__import__("datetime").UTC), retry=FAST_RETRY
     )
     [result] = reconcile_shops([shop], warehouse, options)
-    assert (result.error, result.listed, result.deleted, result.restored) == (None, 69, 1, 0)
+    assert (result.error, result.source_count, result.flagged_deleted, result.restored) == (
+        None,
+        69,
+        1,
+        0,
+    )
     if platform != "lunasoft":  # Lunasoft has no field selection
         assert all("fields=id" in r and "include" not in r for r in sim.requests)
     flagged = query(warehouse, "select order_id from commerce.orders where is_deleted")
@@ -120,7 +126,7 @@ def test_reconcile_flags_deleted_orders_and_unflags_returning_ones(platform, sim
     ) == [(0,)]
     sim.store.orders[gone.id] = gone  # it comes back
     [result] = reconcile_shops([shop], warehouse, options)
-    assert (result.deleted, result.restored) == (0, 1)
+    assert (result.flagged_deleted, result.restored) == (0, 1)
     assert query(warehouse, "select count(*) from commerce.orders where is_deleted") == [(0,)]
 
 

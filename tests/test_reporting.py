@@ -1,24 +1,28 @@
 """Reporting on a demo warehouse (all five platforms, a full and an incremental load): the
-assertion queries pass, the report ties to the commerce tables, refunds land on their refund
-date, and both notebooks execute headless and draw their charts."""
+assertion queries pass, the report ties to the commerce tables, and refunds land on their
+refund date. And the model runner: models are built after the models they read, in one
+transaction, into the schemas the settings name, with staging one-to-one with its source table
+and the unique keys checked for every table."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import jupytext
 import pytest
-from nbclient import NotebookClient
 
+from pipelines import models
 from pipelines.demo import run_demo
-from pipelines.models import run_checks
+from pipelines.models import ModelError, apply_models, run_checks
 from pipelines.report import open_read_only, summary, top_refunded
 from tests.conftest import held_by_another_process, query
+from tests.test_models_postgres import break_a_model
+from transforms.tables import TABLES, to_arrow
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 pytestmark = pytest.mark.xdist_group("demo_warehouse")  # build the demo warehouse once
 
 
@@ -27,6 +31,12 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = tmp_path_factory.mktemp("demo") / "shopduck.duckdb"
     assert run_demo(warehouse, orders=120) == 0
     return warehouse
+
+
+@pytest.fixture
+def demo_copy(demo_warehouse: Path, tmp_path: Path) -> Path:
+    """A copy of the demo warehouse that a test may change."""
+    return Path(shutil.copy(demo_warehouse, tmp_path / "copy.duckdb"))
 
 
 def test_every_assertion_query_returns_zero_rows(demo_warehouse):
@@ -134,21 +144,6 @@ def test_report_fails_with_one_clear_line_while_a_load_holds_the_file(demo_wareh
     assert code == 1 and err.count("\n") == 1 and "locked by a running load" in err
 
 
-@pytest.mark.parametrize("name", ["revenue", "refunds"])
-def test_notebook_executes_headless_and_draws_its_charts(demo_warehouse, monkeypatch, name):
-    monkeypatch.setenv("SHOPDUCK_WAREHOUSE", str(demo_warehouse))
-    notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    images = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if "image/png" in output.get("data", {})
-    ]
-    assert len(images) >= 3
-
-
 def test_the_aggregate_tables_are_rebuilt_by_every_load_that_changes_data(simulator, warehouse):
     from pipelines.models import refresh_models
     from tests.conftest import run_load, shop_for
@@ -172,3 +167,119 @@ def test_the_aggregate_tables_are_rebuilt_by_every_load_that_changes_data(simula
         )
     )
     assert kinds["daily_sales"] == "BASE TABLE" and kinds["orders"] == "VIEW"
+
+
+def _without_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def test_staging_models_each_read_one_commerce_table_and_no_other_model():
+    staging = sorted((models.SQL_DIR / "staging").glob("*.sql"))
+    assert staging
+    for path in staging:
+        sql = _without_comments(path.read_text())
+        assert re.findall(r"\breporting\.(\w+)", sql) == [path.stem], path.name
+        assert len(set(re.findall(r"\bcommerce\.(\w+)", sql))) == 1, path.name
+
+
+def _write_models(folder: Path, files: dict[str, str]) -> None:
+    for relative, sql in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(sql)
+
+
+def test_a_model_is_built_after_the_models_it_reads_whatever_its_layer_or_name(
+    monkeypatch, tmp_path
+):
+    _write_models(
+        tmp_path,
+        {
+            "staging/a_first.sql": "create view reporting.a_first as select x + 1 as y from reporting.z_last",
+            "marts/z_last.sql": "create table reporting.z_last as select 41 as x",
+        },
+    )
+    monkeypatch.setattr(models, "SQL_DIR", tmp_path)
+    with duckdb.connect() as con:
+        apply_models(con)
+        assert con.execute("select y from reporting.a_first").fetchall() == [(42,)]
+
+
+def test_a_dependency_cycle_is_reported_by_name(monkeypatch, tmp_path):
+    _write_models(
+        tmp_path,
+        {
+            "marts/hen.sql": "create view reporting.hen as select * from reporting.egg",
+            "marts/egg.sql": "create view reporting.egg as select * from reporting.hen",
+        },
+    )
+    monkeypatch.setattr(models, "SQL_DIR", tmp_path)
+    with duckdb.connect() as con, pytest.raises(ModelError, match=r"cycle.*(egg.*hen|hen.*egg)"):
+        apply_models(con)
+
+
+def test_a_model_that_fails_leaves_the_previous_reporting_schema_in_place(
+    demo_copy, monkeypatch, tmp_path
+):
+    daily = "select * from reporting.daily_sales order by all"
+    before = query(demo_copy, daily)
+    break_a_model(monkeypatch, tmp_path)
+    with duckdb.connect(str(demo_copy)) as con, pytest.raises(ModelError, match="zz_broken"):
+        apply_models(con)
+    assert query(demo_copy, daily) == before
+    kinds = query(
+        demo_copy,
+        "select table_name from information_schema.tables where table_schema = 'reporting'",
+    )
+    assert len(kinds) >= 10 and ("zz_broken",) not in kinds
+
+
+def test_models_read_and_write_the_schemas_they_are_given(demo_copy):
+    daily = "select * from {}.daily_sales order by all"
+    with duckdb.connect(str(demo_copy)) as con:
+        expected = con.execute(daily.format("reporting")).fetchall()
+        con.execute("create schema shop_data")
+        for (table,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'commerce'"
+        ).fetchall():
+            con.execute(f"create table shop_data.{table} as select * from commerce.{table}")
+        con.execute("drop schema reporting cascade")
+        con.execute("drop schema commerce cascade")
+        apply_models(con, dataset="shop_data", reporting="analytics")
+        checks = run_checks(con, dataset="shop_data", reporting="analytics")
+        assert {name: rows for name, rows in checks.items() if rows} == {}
+        assert con.execute(daily.format("analytics")).fetchall() == expected
+
+
+def test_cancellation_is_read_from_the_orders_flag_not_from_status_words(demo_copy):
+    flag = "select is_cancelled from reporting.orders where platform = ? and order_id = ?"
+    with duckdb.connect(str(demo_copy)) as con:
+        voided, flagged = con.execute(
+            "select platform, order_id from commerce.orders "
+            "where not is_cancelled and not is_deleted and platform = 'haravan' "
+            "order by order_id limit 2"
+        ).fetchall()
+        con.execute(
+            "update commerce.orders set financial_status = 'voided' "
+            "where platform = ? and order_id = ?",
+            voided,
+        )
+        con.execute(
+            "update commerce.orders set is_cancelled = true where platform = ? and order_id = ?",
+            flagged,
+        )
+        apply_models(con)
+        assert con.execute(flag, voided).fetchall() == [(False,)]
+        assert con.execute(flag, flagged).fetchall() == [(True,)]
+
+
+def test_every_commerce_table_is_checked_for_duplicates_of_its_key(demo_copy):
+    """The key checks come from transforms/tables.py: a duplicated key in any table, even one
+    nobody remembered to list, is reported."""
+    with duckdb.connect(str(demo_copy)) as con:
+        for table in TABLES:
+            row = {column: 0 if column == "position" else "dup" for column in table.key[2:]}
+            duplicate = to_arrow(table, "dup", "dup", [row | {"order_id": "dup"}] * 2)  # noqa: F841
+            con.execute(f"insert into commerce.{table.name} by name select * from duplicate")
+        results = run_checks(con)
+    flagged = {name for name, rows in results.items() if rows and name.startswith("unique_key_")}
+    assert flagged == {f"unique_key_{table.name}" for table in TABLES}

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
-from transforms.values import round_cents
+from transforms.values import MappingError, round_cents
+
+
+def first_present(record: Mapping[str, Any], names: Sequence[str]) -> Any:
+    """The value of the first of `names` that `record` has (neither absent nor null).
+
+    For a field that a platform's document spells one way and its payloads in the wild another
+    way: the documented name comes first, so it wins when both are sent."""
+    for name in names:
+        value = record.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def line_items(order: Mapping[str, Any]) -> list[Any]:
+    """The order's `line_items`: absent or null is a mapping error, since loading the order
+    without lines would delete the lines it has in the warehouse; `[]` is an order without
+    lines."""
+    items = order.get("line_items")
+    if items is None:
+        raise MappingError("order_lines: no line_items")
+    if not isinstance(items, list):
+        raise MappingError(f"line_items {items!r} is not a list", items)
+    return items
 
 
 def reconcile_to_total(amounts: Sequence[Decimal], total: Decimal | None) -> list[Decimal]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
-from transforms.common import reconcile_to_total
+from transforms.common import line_items, reconcile_to_total
 from transforms.tables import Rows
 
 money = partial(v.money, cents=True)
@@ -48,14 +48,14 @@ def map_order(order: Mapping[str, Any]) -> Rows:
     order_id = v.required_id(order.get("id"), "order id")
     shipping = sf.shipping_rows(order_id, order.get("shipping_lines") or [], money)
     row = sf.order_row(order_id, order, money)
-    row["total_shipping"] = sum((s["price"] or Decimal(0) for s in shipping), Decimal(0))
+    row["total_shipping"] = sf.shipping_total(shipping)
     rows: Rows = {
         "orders": [row],
-        "order_lines": sf.line_rows(order_id, order.get("line_items") or [], money),
+        "order_lines": sf.line_rows(order_id, line_items(order), money),
         "tax_lines": tax_rows(order_id, order.get("tax_lines") or [], row["total_tax"]),
         "discounts": sf.discount_rows(order_id, order.get("discount_codes") or [], money),
         "shipping_lines": shipping,
-        "fulfillments": sf.fulfillment_rows(order_id, order.get("fulfillments") or []),
+        "fulfillments": sf.fulfillment_rows(order_id, order),
     }
     refunds = sf.refund_rows(order_id, order.get("refunds") or [], money, currency=row["currency"])
     rows["refunds"] = refunds["refunds"]

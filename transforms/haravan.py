@@ -7,11 +7,11 @@ refunds carry `refund_line_items` (with `line_item_id`) and refund transactions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
+from transforms.common import line_items
 from transforms.tables import Rows
 
 money = v.money
@@ -22,15 +22,15 @@ def map_order(order: Mapping[str, Any]) -> Rows:
     order_id = v.required_id(order.get("id"), "order id")
     shipping = sf.shipping_rows(order_id, order.get("shipping_lines") or [], money)
     row = sf.order_row(order_id, order, money)
-    row["total_shipping"] = sum((s["price"] or Decimal(0) for s in shipping), Decimal(0))
+    row["total_shipping"] = sf.shipping_total(shipping)
     currency = row["currency"]
     rows: Rows = {
         "orders": [row],
-        "order_lines": sf.line_rows(order_id, order.get("line_items") or [], money),
+        "order_lines": sf.line_rows(order_id, line_items(order), money),
         "tax_lines": sf.nested_tax_rows(order_id, order, money),
         "discounts": sf.discount_rows(order_id, order.get("discount_codes") or [], money),
         "shipping_lines": shipping,
-        "fulfillments": sf.fulfillment_rows(order_id, order.get("fulfillments") or []),
+        "fulfillments": sf.fulfillment_rows(order_id, order),
         "transactions": sf.transaction_rows(
             order_id, order.get("transactions") or [], money, currency=currency
         ),

@@ -2,6 +2,9 @@
 
 Everything is a string: ids, money ("322.85"), quantities ("1"). Empty strings and
 "0000-00-00" are not dates and become NULL. Timestamps look like `2015-04-27T17:34:31-0600`.
+An empty string is how Lunasoft sends "no value" (`"modified": ""`), so an empty `tax` is NULL;
+an absent or null `tax`, an order without its `total`, and absent or null `line_items` are
+mapping errors.
 Orders carry no currency (the shop's configured `currency` is used) and no line tax: the
 order's `tax` is one order-scope tax line. The `statuses` history goes to
 `order_status_history`; an order whose history reaches a refund status gives one derived full
@@ -16,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import full_refund_lines
+from transforms.common import full_refund_lines, line_items
 from transforms.tables import Rows
 
 REFUND_STATUSES = {"refunded"}
@@ -67,6 +70,7 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
     order_id = v.required_id(order.get("id"), "order id")
     history = history_rows(order_id, order.get("statuses") or [])
     created = v.timestamp(order.get("created"))
+    items = line_items(order)
     lines = [
         {
             "order_id": order_id,
@@ -79,9 +83,12 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
             "total_discount": None,
             "is_gift_card": v.flag(item.get("is_gift_certificate")),
         }
-        for item in order.get("line_items") or []
+        for item in items
     ]
-    tax = money(order.get("tax"))
+    total = v.required(money(order.get("total")), "orders.total_price", "total")
+    # required as sent, not as parsed: "" is Lunasoft's "no value" and loads as NULL
+    tax = money(v.required(order.get("tax"), "orders.total_tax", "tax"))
+    current_status = v.status(order.get("current_status"))
     shipping = money(order.get("shipping_cost"))
     discounts = discount_rows(order_id, order)
     cancelled = next((e for e in history if e["status"] in CANCEL_STATUSES), None)
@@ -97,18 +104,16 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
                 "currency": v.currency(currency),
                 "financial_status": "paid" if v.flag(order.get("is_paid")) else "pending",
                 "fulfillment_status": "fulfilled" if v.flag(order.get("is_fulfilled")) else None,
-                "order_status": v.status(order.get("current_status")),
+                "order_status": current_status,
+                # the list endpoint sends no `statuses`: the current status alone may say it
+                "is_cancelled": cancelled is not None or current_status in CANCEL_STATUSES,
                 "subtotal_price": sum(
-                    (
-                        money(i.get("total_cost")) or Decimal(0)
-                        for i in order.get("line_items") or []
-                    ),
-                    Decimal(0),
+                    (money(i.get("total_cost")) or Decimal(0) for i in items), Decimal(0)
                 ),
                 "total_discounts": sum((d["amount"] or Decimal(0) for d in discounts), Decimal(0)),
                 "total_shipping": shipping,
                 "total_tax": tax,
-                "total_price": money(order.get("total")),
+                "total_price": total,
                 "customer_id": v.identifier(order.get("user_id")),
                 "email": v.text(order.get("email")),
                 "source_name": "web" if v.flag(order.get("web_order")) else None,
@@ -151,7 +156,7 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
                 "created_at": refunded["created_at"],
                 "note": refunded["notes"],
                 "restock": None,
-                "amount": money(order.get("total")),
+                "amount": total,
                 "is_derived": True,
             }
         ]

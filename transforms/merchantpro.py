@@ -6,6 +6,7 @@ earlier lines of the same product and variant in the order (0 for the first), so
 when other lines are added or removed. Line tax comes from `product_tax_percent` and
 `line_tax_amount`, shipping tax from `shipping_tax_amount`; `total_tax` is their sum (the API
 sends no order total for tax). Prices are net (`unit_price_net`), so `taxes_included` is false.
+Line items come only with `include=line_items`: an order without them is a mapping error.
 There are no refund records: an order whose `payment_status` is `refunded` gives one derived
 full refund dated `date_modified`. No discount amount is sent, only `coupon_code`.
 """
@@ -18,10 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import full_refund_lines
+from transforms.common import full_refund_lines, line_items
 from transforms.tables import Rows
 
 money = v.money
+# The document lists `canceled` among the payment statuses, and its samples send `cancelled`.
+CANCELLED = {"canceled", "cancelled"}
 
 
 def line_id(item: Mapping[str, Any], seen: Counter) -> str:
@@ -38,8 +41,9 @@ def map_order(order: Mapping[str, Any]) -> Rows:
     """All warehouse rows of one MerchantPro order."""
     order_id = v.required_id(order.get("id"), "order id")
     seen: Counter = Counter()
+    items = line_items(order)
     lines, taxes = [], []
-    for item in order.get("line_items") or []:
+    for item in items:
         ident = line_id(item, seen)
         tax = money(item.get("line_tax_amount"))
         lines.append(
@@ -87,8 +91,9 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         )
     shipping_price = money(order.get("shipping_amount"))
     modified = v.timestamp(order.get("date_modified"))
-    total = money(order.get("total_amount"))
+    total = v.required(money(order.get("total_amount")), "orders.total_price", "total_amount")
     payment_status = v.status(order.get("payment_status"))
+    shipping_status = v.status(order.get("shipping_status"))
     rows: Rows = {
         "orders": [
             {
@@ -97,14 +102,11 @@ def map_order(order: Mapping[str, Any]) -> Rows:
                 "updated_at": modified,
                 "currency": v.currency(order.get("currency")),
                 "financial_status": payment_status,
-                "fulfillment_status": v.status(order.get("shipping_status")),
+                "fulfillment_status": shipping_status,
+                "is_cancelled": payment_status in CANCELLED or shipping_status == "cancelled",
                 "taxes_included": False,
                 "subtotal_price": sum(
-                    (
-                        money(i.get("line_subtotal_net")) or Decimal(0)
-                        for i in order.get("line_items") or []
-                    ),
-                    Decimal(0),
+                    (money(i.get("line_subtotal_net")) or Decimal(0) for i in items), Decimal(0)
                 ),
                 "total_shipping": shipping_price,
                 "total_tax": sum((t["amount"] for t in taxes), Decimal(0)),

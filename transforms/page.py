@@ -1,5 +1,5 @@
 """Map pages of platform payloads to warehouse rows and arrow tables, quarantining what cannot
-be mapped."""
+be mapped or what a warehouse column cannot hold."""
 
 from __future__ import annotations
 
@@ -14,13 +14,22 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from transforms.tables import Rows, iter_tables
+from transforms.tables import QUARANTINE, TABLES, UNFIT_ERRORS, Rows, iter_tables, unfit_values
 from transforms.values import MappingError, identifier
 
 OrderMapper = Callable[[Mapping[str, Any]], Rows]
 
-# What a malformed payload raises inside a mapper: a value of the wrong type or shape.
-_BAD_INPUT = (MappingError, KeyError, TypeError, ValueError, AttributeError, IndexError)
+# What a malformed payload raises inside a mapper: a value of the wrong type or shape, or one
+# that arithmetic cannot handle (a decimal overflow, a date beyond the calendar).
+_BAD_INPUT = (
+    MappingError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    ArithmeticError,
+)
 
 SENSITIVE_KEYS = frozenset(
     {
@@ -104,8 +113,10 @@ def map_page(
     """Rows of every table for a page, and the ids of the orders that mapped.
 
     The payloads are stored as they are: scrub them first (see `scrubbed_page`). An order that
-    cannot be mapped becomes one `quarantine` row with the reason and its payload; its previously
-    loaded rows are left as they were and the rest of the page still loads.
+    cannot be mapped becomes one `quarantine` row with the reason (led by where the refused
+    value sits in the payload, `line_items[0].price: ...`, where that can be told) and its
+    payload; its previously loaded rows are left as they were and the rest of the page still
+    loads.
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
@@ -114,15 +125,10 @@ def map_page(
         try:
             order_rows = mapper(payload)
         except _BAD_INPUT as error:
-            reason = (
-                str(error)
-                if isinstance(error, MappingError)
-                else f"{type(error).__name__}: {error}"
-            )
             rows["quarantine"].append(
                 {
                     "order_id": _quarantine_id(payload),
-                    "reason": reason,
+                    "reason": _reason(error, payload),
                     "payload": raw,
                     "seen_at": seen_at,
                 }
@@ -137,6 +143,38 @@ def map_page(
         )
         mapped.append(str(order["order_id"]))
     return rows, mapped
+
+
+def _reason(error: Exception, payload: Any) -> str:
+    """Why an order could not be mapped, led by the place of the refused value in the payload."""
+    if not isinstance(error, MappingError):
+        return f"{type(error).__name__}: {error}"
+    place = None if error.value is None else _place_of(error.value, payload)
+    return f"{place}: {error}" if place else str(error)
+
+
+def _place_of(value: Any, payload: Any) -> str | None:
+    """Where `value`, the very object a parser refused, sits in `payload` (`customer.id`,
+    `line_items[2].quantity`); None unless it sits there exactly once. Python shares some
+    objects between fields (small integers, booleans), so a value found twice cannot be
+    placed."""
+    places: list[str] = []
+    stack: list[tuple[Any, str]] = [(payload, "")]
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, dict):
+            children = (
+                (f"{place}.{key}" if place else str(key), child) for key, child in node.items()
+            )
+        elif isinstance(node, list):
+            children = ((f"{place}[{index}]", child) for index, child in enumerate(node))
+        else:
+            continue
+        for child_place, child in children:
+            if child is value:
+                places.append(child_place)
+            stack.append((child, child_place))
+    return places[0] if len(places) == 1 else None
 
 
 def _quarantine_id(payload: Any) -> str:
@@ -167,7 +205,12 @@ def map_batch(
     """Map pages (compact JSON lists of order payloads) to arrow tables, without secrets (see
     `scrubbed_page`). With `reset`, each mapped order's previously loaded child rows are
     replaced (see `transforms.tables.iter_tables`). A pure function of its arguments, so it can
-    run in a worker process."""
+    run in a worker process.
+
+    An order holding a value that a column cannot hold (see `transforms.tables.unfit_values`)
+    is quarantined with the reason instead of failing the batch: the tables are built once, and
+    only when that fails are the culprits looked for and the tables built again without them.
+    """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
     for page in pages:
@@ -175,6 +218,45 @@ def map_batch(
         for name, table_rows in page_rows.items():
             rows[name].extend(table_rows)
         mapped += page_mapped
-    resets = mapped if reset else []
-    tables = {table.name: data for table, data in iter_tables(platform, shop, rows, resets)}
+    try:
+        tables = _arrow_tables(platform, shop, rows, mapped if reset else [])
+    except UNFIT_ERRORS:
+        unfit = _unfit_orders(rows)
+        if not unfit:
+            raise
+        _quarantine_orders(rows, unfit, seen_at)
+        mapped = [order_id for order_id in mapped if order_id not in unfit]
+        tables = _arrow_tables(platform, shop, rows, mapped if reset else [])
     return MappedBatch(tables, len(mapped), len(rows.get("quarantine", [])))
+
+
+def _arrow_tables(platform: str, shop: str, rows: Rows, resets: list[str]) -> dict[str, pa.Table]:
+    return {table.name: data for table, data in iter_tables(platform, shop, rows, resets)}
+
+
+def _unfit_orders(rows: Rows) -> dict[str, str]:
+    """Order id -> why a column cannot hold one of its values, for every such order."""
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for table in TABLES:
+        if table is QUARANTINE:  # already quarantined orders: nothing of theirs is loaded
+            continue
+        table_rows = rows.get(table.name, [])
+        for index, reason in unfit_values(table, table_rows).items():
+            order_reasons = reasons[str(table_rows[index]["order_id"])]
+            if reason not in order_reasons:
+                order_reasons.append(reason)
+    return {order_id: "; ".join(found) for order_id, found in reasons.items()}
+
+
+def _quarantine_orders(rows: Rows, reasons: dict[str, str], seen_at: datetime) -> None:
+    """Move these mapped orders' rows out of `rows` and into quarantine, with their reasons."""
+    payloads = {
+        row["order_id"]: row["payload"] for row in rows["raw_orders"] if row["order_id"] in reasons
+    }
+    for name, table_rows in rows.items():
+        if name != QUARANTINE.name:
+            rows[name] = [row for row in table_rows if row["order_id"] not in reasons]
+    rows[QUARANTINE.name] += [
+        {"order_id": order_id, "reason": reason, "payload": payloads[order_id], "seen_at": seen_at}
+        for order_id, reason in reasons.items()
+    ]

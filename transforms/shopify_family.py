@@ -1,28 +1,46 @@
 """Pieces shared by the platforms whose payloads follow Shopify's order shape
 (Haravan, FlickRocket, Spiffy Stores): line items, discount codes, shipping lines,
-fulfilments and transactions. Each platform passes its own money parser and field names."""
+fulfilments and transactions. Each platform passes its own money parser and, where its
+payloads spell a field otherwise, its `Spelling`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import prorated
+from transforms.common import first_present, prorated
 
 Money = Callable[[Any], Decimal | None]
 
 
+@dataclass(frozen=True)
+class Spelling:
+    """The payload names of the fields that Shopify-shaped platforms spell differently: for
+    each, the names to read in order, the platform's documented one first (see
+    `transforms.common.first_present`)."""
+
+    total_tax: tuple[str, ...] = ("total_tax",)
+    fulfillment_status: tuple[str, ...] = ("fulfillment_status",)
+    fulfillments: tuple[str, ...] = ("fulfillments",)
+    variant_id: tuple[str, ...] = ("variant_id",)
+    variant_title: tuple[str, ...] = ("variant_title",)
+    line_discount: tuple[str, ...] = ("total_discount",)
+
+
+SHOPIFY = Spelling()
+
+
 def order_row(
-    order_id: str,
-    order: Mapping[str, Any],
-    money: Money,
-    *,
-    fulfillment: str = "fulfillment_status",
+    order_id: str, order: Mapping[str, Any], money: Money, spelling: Spelling = SHOPIFY
 ) -> dict[str, Any]:
-    """The `orders` row as Shopify-shaped payloads spell it; platforms override what differs."""
+    """The `orders` row as Shopify-shaped payloads spell it; platforms override what differs.
+    An order without its total or its tax total is a mapping error."""
     customer = order.get("customer") or {}
+    cancelled_at = v.timestamp(order.get("cancelled_at"))
+    financial_status = v.status(order.get("financial_status"))
     return {
         "order_id": order_id,
         "order_number": v.identifier(order.get("order_number")),
@@ -30,18 +48,24 @@ def order_row(
         "created_at": v.timestamp(order.get("created_at")),
         "updated_at": v.timestamp(order.get("updated_at")),
         "processed_at": v.timestamp(order.get("processed_at")),
-        "cancelled_at": v.timestamp(order.get("cancelled_at")),
+        "cancelled_at": cancelled_at,
         "closed_at": v.timestamp(order.get("closed_at")),
         "cancel_reason": v.status(order.get("cancel_reason")),
+        # Haravan and Spiffy void the payment of a cancelled order (FlickRocket never voids)
+        "is_cancelled": cancelled_at is not None or financial_status == "voided",
         "currency": v.currency(order.get("currency")),
-        "financial_status": v.status(order.get("financial_status")),
-        "fulfillment_status": v.status(order.get(fulfillment)),
+        "financial_status": financial_status,
+        "fulfillment_status": v.status(first_present(order, spelling.fulfillment_status)),
         "is_test": v.flag(order.get("test")),
         "taxes_included": v.flag(order.get("taxes_included")),
         "subtotal_price": money(order.get("subtotal_price")),
         "total_discounts": money(order.get("total_discounts")),
-        "total_tax": money(order.get("total_tax")),
-        "total_price": money(order.get("total_price")),
+        "total_tax": v.required(
+            money(first_present(order, spelling.total_tax)), "orders.total_tax", *spelling.total_tax
+        ),
+        "total_price": v.required(
+            money(order.get("total_price")), "orders.total_price", "total_price"
+        ),
         "customer_id": v.identifier(customer.get("id")),
         "email": v.text(order.get("email")),
         "source_name": v.text(order.get("source_name")),
@@ -52,10 +76,7 @@ def line_rows(
     order_id: str,
     items: list[Mapping[str, Any]],
     money: Money,
-    *,
-    variant_id: str = "variant_id",
-    variant_title: str = "variant_title",
-    discount: str = "total_discount",
+    spelling: Spelling = SHOPIFY,
 ) -> list[dict[str, Any]]:
     """`order_lines` rows; `tax_amount` is the sum of the line's own tax lines, if it has any."""
     rows = []
@@ -66,13 +87,13 @@ def line_rows(
                 "order_id": order_id,
                 "line_id": v.required_id(item.get("id"), "line item id"),
                 "product_id": v.identifier(item.get("product_id")),
-                "variant_id": v.identifier(item.get(variant_id)),
+                "variant_id": v.identifier(first_present(item, spelling.variant_id)),
                 "sku": v.text(item.get("sku")),
                 "title": v.text(item.get("title")),
-                "variant_title": v.text(item.get(variant_title)),
+                "variant_title": v.text(first_present(item, spelling.variant_title)),
                 "quantity": v.quantity(item.get("quantity")),
                 "unit_price": money(item.get("price")),
-                "total_discount": money(item.get(discount)),
+                "total_discount": money(first_present(item, spelling.line_discount)),
                 "tax_amount": sum(
                     (money(t.get("price")) or Decimal(0) for t in tax_lines), Decimal(0)
                 )
@@ -139,6 +160,11 @@ def discount_rows(order_id: str, codes: list[Mapping[str, Any]], money: Money) -
     ]
 
 
+def shipping_total(shipping: list[dict]) -> Decimal:
+    """The order's shipping: the sum of its `shipping_lines` rows' prices."""
+    return sum((line["price"] or Decimal(0) for line in shipping), Decimal(0))
+
+
 def shipping_rows(order_id: str, lines: list[Mapping[str, Any]], money: Money) -> list[dict]:
     """`shipping_lines` rows."""
     return [
@@ -153,8 +179,11 @@ def shipping_rows(order_id: str, lines: list[Mapping[str, Any]], money: Money) -
     ]
 
 
-def fulfillment_rows(order_id: str, fulfillments: list[Mapping[str, Any]]) -> list[dict]:
-    """`fulfillments` rows."""
+def fulfillment_rows(
+    order_id: str, order: Mapping[str, Any], spelling: Spelling = SHOPIFY
+) -> list[dict]:
+    """`fulfillments` rows from the order's fulfilments."""
+    fulfillments = first_present(order, spelling.fulfillments) or []
     return [
         {
             "fulfillment_id": v.required_id(f.get("id"), "fulfillment id"),

@@ -2,21 +2,43 @@
 
 Money and tax rates are decimal strings ("10.0", rate "0.1"); a tax line's `price` is the tax
 amount. Discounts are coupon codes (`discount_price`) plus shopping-cart discounts
-(`cart_discount_price`); surcharges are `surcharge_price`. The spelling is `fulfilments` /
-`fulfilment_status`, and variants are `variation_id` / `variation_title`. There are no refund
-records: each successful refund transaction becomes a derived refund dated by the transaction.
+(`cart_discount_price`); surcharges are `surcharge_price`. The document spells `tax_price`,
+`fulfilments` / `fulfilment_status`, `variation_id` / `variation_title` and a line's
+`discount_price`; payloads in the wild (the sample order of Spiffy's own API client) use
+Shopify's names instead (`total_tax`, `fulfillments`, `variant_id`, `total_discount`,
+`total_discounts`, and no `shipping_price`), so both are read, the documented one first. There
+are no refund records: each successful refund transaction becomes a derived refund dated by the
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
+from transforms.common import line_items
 from transforms.tables import Rows
 
 money = v.money
+SPELLING = sf.Spelling(
+    total_tax=("tax_price", "total_tax"),
+    fulfillment_status=("fulfilment_status", "fulfillment_status"),
+    fulfillments=("fulfilments", "fulfillments"),
+    variant_id=("variation_id", "variant_id"),
+    variant_title=("variation_title", "variant_title"),
+    line_discount=("discount_price", "total_discount"),
+)
+
+
+def total_discounts(order: Mapping[str, Any]) -> Decimal | None:
+    """Coupon plus cart discounts as documented, else Shopify's single `total_discounts`."""
+    coupons, cart = order.get("discount_price"), order.get("cart_discount_price")
+    if coupons is None and cart is None:
+        return money(order.get("total_discounts"))
+    return v.money_or_zero(coupons) + v.money_or_zero(cart)
 
 
 def cart_discount_rows(order_id: str, order: Mapping[str, Any], first_position: int) -> list:
@@ -58,12 +80,13 @@ def derived_refunds(order_id: str, transactions: list[dict]) -> list[dict]:
 def map_order(order: Mapping[str, Any]) -> Rows:
     """All warehouse rows of one Spiffy Stores order."""
     order_id = v.required_id(order.get("id"), "order id")
-    row = sf.order_row(order_id, order, money, fulfillment="fulfilment_status")
+    shipping = sf.shipping_rows(order_id, order.get("shipping_lines") or [], money)
+    row = sf.order_row(order_id, order, money, SPELLING)
+    shipping_price = money(order.get("shipping_price"))
     row.update(
-        total_discounts=v.money_or_zero(order.get("discount_price"))
-        + v.money_or_zero(order.get("cart_discount_price")),
-        total_shipping=money(order.get("shipping_price")),
-        total_tax=money(order.get("tax_price")),
+        total_discounts=total_discounts(order),
+        # Shopify's spelling has no order shipping figure: its shipping lines say it
+        total_shipping=sf.shipping_total(shipping) if shipping_price is None else shipping_price,
         total_surcharge=money(order.get("surcharge_price")),
     )
     codes = sf.discount_rows(order_id, order.get("discount_codes") or [], money)
@@ -72,18 +95,11 @@ def map_order(order: Mapping[str, Any]) -> Rows:
     )
     return {
         "orders": [row],
-        "order_lines": sf.line_rows(
-            order_id,
-            order.get("line_items") or [],
-            money,
-            variant_id="variation_id",
-            variant_title="variation_title",
-            discount="discount_price",
-        ),
+        "order_lines": sf.line_rows(order_id, line_items(order), money, SPELLING),
         "tax_lines": sf.tax_line_rows(order_id, "order", "", order.get("tax_lines") or [], money),
         "discounts": codes + cart_discount_rows(order_id, order, len(codes)),
-        "shipping_lines": sf.shipping_rows(order_id, order.get("shipping_lines") or [], money),
-        "fulfillments": sf.fulfillment_rows(order_id, order.get("fulfilments") or []),
+        "shipping_lines": shipping,
+        "fulfillments": sf.fulfillment_rows(order_id, order, SPELLING),
         "refunds": derived_refunds(order_id, transactions),
         "transactions": transactions,
     }

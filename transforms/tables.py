@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import pyarrow as pa
 
@@ -23,6 +24,18 @@ BOOL = pa.bool_()
 
 ORDER_KEY = ("platform", "shop", "order_id")
 RESET_MARKER = "_reset_marker"
+# What building an arrow column raises for a value its type cannot hold: too many digits for a
+# DECIMAL (ArrowInvalid), an integer beyond int64 (OverflowError), a list where text belongs
+# (ArrowTypeError).
+UNFIT_ERRORS = (pa.ArrowException, OverflowError)
+_TYPE_NAMES = {
+    ID: "VARCHAR",
+    MONEY: "DECIMAL(18,4)",
+    RATE: "DECIMAL(12,8)",
+    TIME: "TIMESTAMPTZ",
+    INT: "BIGINT",
+    BOOL: "BOOLEAN",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,11 @@ class Table:
                 for name, kind in self.columns
             ]
         )
+
+    @cached_property
+    def column_names(self) -> frozenset[str]:
+        """The names of the columns a mapper may fill (without platform and shop)."""
+        return frozenset(name for name, _ in self.columns)
 
     def marker_key(self, order_id: str) -> dict[str, object]:
         """Key values of the reset marker row that replaces `order_id`'s rows in this table."""
@@ -66,6 +84,9 @@ ORDERS = Table(
         ("cancelled_at", TIME),
         ("closed_at", TIME),
         ("cancel_reason", TEXT),
+        # cancelled_at is set, or a platform's own status says cancelled (Haravan and Spiffy
+        # `voided`, ...): so that queries need no platform's vocabulary
+        ("is_cancelled", BOOL),
         ("currency", TEXT),
         ("financial_status", TEXT),
         ("fulfillment_status", TEXT),
@@ -227,7 +248,11 @@ def to_arrow(
     reset_orders: Iterable[str] = (),
 ) -> pa.Table:
     """Arrow table of `rows` with platform and shop prepended and, for child tables, the
-    `_reset_marker` column plus one marker row per order in `reset_orders`."""
+    `_reset_marker` column plus one marker row per order in `reset_orders`.
+
+    A row key that is not a column raises ValueError (a mapper's typo, which would otherwise
+    load as NULL); a value that its column cannot hold raises one of `UNFIT_ERRORS`."""
+    check_columns(table, rows)
     markers = [table.marker_key(order_id) for order_id in reset_orders]
     body = pa.Table.from_pylist(rows + markers, schema=table.schema)
     count = body.num_rows
@@ -239,6 +264,39 @@ def to_arrow(
         flags = [False] * len(rows) + [True] * len(markers)
         body = body.append_column(pa.field(RESET_MARKER, BOOL), pa.array(flags, BOOL))
     return body
+
+
+def check_columns(table: Table, rows: list[dict[str, object]]) -> None:
+    """Raise ValueError when a row has a key that is not a column of `table`:
+    `pa.Table.from_pylist` would drop it without a word."""
+    unknown = set().union(*rows) - table.column_names
+    if unknown:
+        raise ValueError(f"{table.name} rows have keys that are not its columns: {sorted(unknown)}")
+
+
+def unfit_values(table: Table, rows: list[dict[str, object]]) -> dict[int, str]:
+    """The rows holding a value that its column cannot hold: row index -> the reason, naming
+    the table and the column (`orders.total_price: 1E+15 does not fit DECIMAL(18,4)`).
+
+    Each column is built on its own, and only the values of a column that fails are built one
+    by one, so this is meant for a batch whose tables failed to build."""
+    unfit: dict[int, str] = {}
+    for column, kind in table.columns:
+        values = [row.get(column) for row in rows]
+        if _fits(values, kind):
+            continue
+        for index, value in enumerate(values):
+            if index not in unfit and not _fits([value], kind):
+                unfit[index] = f"{table.name}.{column}: {value} does not fit {_TYPE_NAMES[kind]}"
+    return unfit
+
+
+def _fits(values: list[object], kind: pa.DataType) -> bool:
+    try:
+        pa.array(values, kind)
+    except UNFIT_ERRORS:
+        return False
+    return True
 
 
 def iter_tables(

@@ -1,7 +1,8 @@
 """Parsing of the raw values platforms send: money, quantities, rates, timestamps, ids, statuses.
 
 Every parser raises `MappingError` with a readable reason instead of guessing; the caller
-quarantines the order that contained the bad value.
+quarantines the order that contained the bad value. Values that parse but that a warehouse
+column cannot hold (too many digits for its DECIMAL) are found when the arrow tables are built.
 """
 
 from __future__ import annotations
@@ -9,17 +10,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from transforms.currencies import ISO_4217
+
+T = TypeVar("T")
 
 MONEY_SCALE = 4  # warehouse money is DECIMAL(18, 4): exact for every ISO 4217 minor unit
 _CENT = Decimal("0.01")
 _NOT_DATES = {"", "0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00:00"}
+_INT64 = (Decimal(-(2**63)), Decimal(2**63 - 1))  # as Decimals: compared without conversion
 
 
 class MappingError(ValueError):
-    """A payload value that cannot be mapped to the warehouse; the message is the reason."""
+    """A payload value that cannot be mapped to the warehouse; the message is the reason.
+
+    `value` is the refused value, the very object the payload holds, so that the caller can
+    say where in the payload it sits; None when the reason is that something is missing.
+    """
+
+    def __init__(self, reason: str, value: Any = None) -> None:
+        super().__init__(reason)
+        self.value = value
 
 
 def money(value: Any, *, cents: bool = False) -> Decimal | None:
@@ -32,9 +44,9 @@ def money(value: Any, *, cents: bool = False) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise MappingError(f"money value {value!r} is a boolean")
+        raise MappingError(f"money value {value!r} is a boolean", value)
     if not isinstance(value, str | int | float):
-        raise MappingError(f"money value {value!r} is not a number")
+        raise MappingError(f"money value {value!r} is not a number", value)
     return _money(value, cents)
 
 
@@ -43,16 +55,24 @@ def _money(value: str | int | float, cents: bool) -> Decimal:
     try:
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise MappingError(f"unparseable money value {value!r}") from None
+        raise MappingError(f"unparseable money value {value!r}", value) from None
     if not amount.is_finite():
-        raise MappingError(f"money value {value!r} is not finite")
+        raise MappingError(f"money value {value!r} is not finite", value)
     if cents:
         if amount != amount.to_integral_value():
-            raise MappingError(f"cent amount {value!r} is not a whole number")
+            raise MappingError(f"cent amount {value!r} is not a whole number", value)
         amount = amount.scaleb(-2)
     if amount.as_tuple().exponent < -MONEY_SCALE:  # type: ignore[operator]
-        raise MappingError(f"money value {value!r} has more than {MONEY_SCALE} decimals")
+        raise MappingError(f"money value {value!r} has more than {MONEY_SCALE} decimals", value)
     return amount
+
+
+def required(parsed: T | None, column: str, *fields: str) -> T:
+    """A parsed value the order cannot be loaded without (a money total): its absence is a
+    mapping error naming the warehouse column and the payload fields it is read from."""
+    if parsed is None:
+        raise MappingError(f"{column}: no {' or '.join(fields)}")
+    return parsed
 
 
 def money_or_zero(value: Any, *, cents: bool = False) -> Decimal:
@@ -72,7 +92,7 @@ def rate(value: Any, *, percent: bool = False) -> Decimal | None:
     try:
         fraction = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
     except InvalidOperation:
-        raise MappingError(f"unparseable tax rate {value!r}") from None
+        raise MappingError(f"unparseable tax rate {value!r}", value) from None
     return fraction.scaleb(-2) if percent else fraction
 
 
@@ -81,13 +101,16 @@ def quantity(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise MappingError(f"quantity {value!r} is a boolean")
+        raise MappingError(f"quantity {value!r} is a boolean", value)
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise MappingError(f"unparseable quantity {value!r}") from None
-    if number != number.to_integral_value():
-        raise MappingError(f"quantity {value!r} is not a whole number")
+        raise MappingError(f"unparseable quantity {value!r}", value) from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise MappingError(f"quantity {value!r} is not a whole number", value)
+    # checked before int(), which would take forever for a value such as "1E+999999999"
+    if not _INT64[0] <= number <= _INT64[1]:
+        raise MappingError(f"quantity {value!r} does not fit a 64-bit integer", value)
     return int(number)
 
 
@@ -95,24 +118,30 @@ def timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
     """A UTC datetime from ISO 8601 text with or without an offset (`+02:00`, `-0600`, `Z`).
 
     Text without an offset is read as UTC (FlickRocket sends GMT that way). Empty strings and
-    "0000-00-00" are not dates and give NULL.
+    "0000-00-00" are not dates and give NULL. A time whose UTC form falls outside the years
+    1-9999 ("0001-01-01T00:00:00+05:00") is a mapping error.
     """
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MappingError(f"timestamp {value!r} is not text")
+        raise MappingError(f"timestamp {value!r} is not text", value)
     text = value.strip()
     if text in _NOT_DATES:
         return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise MappingError(f"unparseable timestamp {value!r}") from None
+        raise MappingError(f"unparseable timestamp {value!r}", value) from None
     if parsed.tzinfo is None:
         if not naive_is_utc:
-            raise MappingError(f"timestamp {value!r} has no offset")
+            raise MappingError(f"timestamp {value!r} has no offset", value)
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise MappingError(
+            f"timestamp {value!r} is outside the years 1-9999 in UTC", value
+        ) from None
 
 
 def identifier(value: Any) -> str | None:
@@ -120,9 +149,9 @@ def identifier(value: Any) -> str | None:
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, float):
-        raise MappingError(f"id {value!r} is a float")
+        raise MappingError(f"id {value!r} is a float", value)
     if not isinstance(value, int | str):
-        raise MappingError(f"id {value!r} is neither a number nor text")
+        raise MappingError(f"id {value!r} is neither a number nor text", value)
     return str(value)
 
 
@@ -153,7 +182,7 @@ def flag(value: Any) -> bool | None:
         return True
     if text in ("false", "0"):
         return False
-    raise MappingError(f"unparseable boolean {value!r}")
+    raise MappingError(f"unparseable boolean {value!r}", value)
 
 
 def currency(value: Any) -> str | None:
@@ -162,7 +191,7 @@ def currency(value: Any) -> str | None:
         return None
     code = str(value).strip().upper()
     if code not in ISO_4217:
-        raise MappingError(f"unknown currency {value!r}")
+        raise MappingError(f"unknown currency {value!r}", value)
     return code
 
 

@@ -1,12 +1,24 @@
--- reporting.daily_sales: one row per day x platform x shop x currency.
--- Orders count on their created date, refunds on their refund date (UTC). Test orders are
+-- reporting.daily_sales: one row per day x platform x shop x currency, days in the shop's
+-- timezone. Orders count on their created date, refunds on their refund date. Test orders are
 -- excluded. Cancelled orders are counted in `cancelled_orders` only: their sales and their
 -- refunds are left out of every money column, so a cancellation never shows as revenue.
 -- total_collected = total_price of the day's orders - money refunded that day.
 -- A table, rebuilt after every load that changed data, so dashboards read it instantly.
-create or replace table reporting.daily_sales as
-with sales as (
-    select order_date as day, platform, shop, currency,
+create table reporting.daily_sales as
+with orders as (
+    select * from reporting.orders where not is_test
+),
+
+refunds as (
+    select * from reporting.refunds where not is_test and not is_cancelled
+),
+
+sales_per_day as (
+    select
+        order_date as day,
+        platform,
+        shop,
+        currency,
         count(*) filter (where not is_cancelled) as orders,
         count(*) filter (where is_cancelled) as cancelled_orders,
         sum(gross_sales) filter (where not is_cancelled) as gross_sales,
@@ -14,25 +26,33 @@ with sales as (
         sum(tax) filter (where not is_cancelled) as tax,
         sum(shipping) filter (where not is_cancelled) as shipping,
         sum(total_price) filter (where not is_cancelled) as total_price
-    from reporting.orders
-    where not is_test
-    group by all
+    from orders
+    group by order_date, platform, shop, currency
 ),
 
-refunds as (
-    select refund_date as day, platform, shop, currency,
+refunds_per_day as (
+    select
+        refund_date as day,
+        platform,
+        shop,
+        currency,
         sum(refunded_subtotal) as refunds,
         sum(amount) as refunded_amount
-    from reporting.refunds
-    where not is_test and not is_cancelled
-    group by all
+    from refunds
+    group by refund_date, platform, shop, currency
 ),
 
 final as (
     select
-        day, platform, shop, currency,
+        -- grain
+        day,
+        platform,
+        shop,
+        currency,
+        -- counts
         coalesce(s.orders, 0) as orders,
         coalesce(s.cancelled_orders, 0) as cancelled_orders,
+        -- money
         coalesce(s.gross_sales, 0) as gross_sales,
         coalesce(s.discounts, 0) as discounts,
         coalesce(r.refunds, 0) as refunds,
@@ -41,8 +61,8 @@ final as (
         coalesce(s.tax, 0) as tax,
         coalesce(s.shipping, 0) as shipping,
         coalesce(s.total_price, 0) - coalesce(r.refunded_amount, 0) as total_collected
-    from sales as s
-    full join refunds as r using (day, platform, shop, currency)
+    from sales_per_day as s
+    full join refunds_per_day as r using (day, platform, shop, currency)
 )
 
 select * from final

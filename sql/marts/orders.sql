@@ -1,31 +1,54 @@
--- reporting.orders: one row per order (deleted orders excluded), dated by its creation (UTC).
--- gross_sales = sum(unit_price x quantity) over non-gift-card lines; discounts = the order's
--- total discounts; refunds = refunded line subtotal of all its refunds, whatever their date;
--- net_sales = gross_sales - discounts - refunds. Money is in the order's currency.
-create or replace view reporting.orders as
-with lines as (
-    select platform, shop, order_id,
-        sum(gross_sales) as gross_sales,
-        count(*) as line_count,
-        sum(quantity) as item_quantity
-    from reporting.stg_order_lines
-    group by all
+-- reporting.orders: one row per order (deleted orders excluded), dated by its creation in its
+-- shop's timezone. gross_sales = sum(unit_price x quantity) over non-gift-card lines;
+-- discounts = the order's total discounts; refunds = refunded line subtotal of all its refunds,
+-- whatever their date; net_sales = gross_sales - discounts - refunds. Money is in the order's
+-- currency.
+create view reporting.orders as
+with orders as (
+    select * from reporting.int_orders
+),
+
+order_lines as (
+    select * from reporting.stg_order_lines
 ),
 
 refunds as (
-    select platform, shop, order_id,
+    select * from reporting.int_refunds
+),
+
+line_totals as (
+    select
+        platform,
+        shop,
+        order_id,
+        sum(gross_sales) as gross_sales,
+        count(*) as line_count,
+        sum(quantity) as item_quantity
+    from order_lines
+    group by platform, shop, order_id
+),
+
+refund_totals as (
+    select
+        platform,
+        shop,
+        order_id,
         sum(refunded_subtotal) as refunds,
         sum(refunded_quantity) as refunded_quantity
-    from reporting.int_refunds
-    group by all
+    from refunds
+    group by platform, shop, order_id
 ),
 
 final as (
     select
         -- ids
-        o.platform, o.shop, o.order_id, o.order_number,
+        o.platform,
+        o.shop,
+        o.order_id,
+        o.order_number,
         -- dates
-        o.order_date, o.created_at,
+        o.order_date,
+        o.created_at,
         -- money
         o.currency,
         coalesce(l.gross_sales, 0) as gross_sales,
@@ -40,10 +63,13 @@ final as (
         coalesce(l.item_quantity, 0) as item_quantity,
         coalesce(r.refunded_quantity, 0) as refunded_quantity,
         -- flags
-        o.is_cancelled, o.is_test
-    from reporting.stg_orders as o
-    left join lines as l using (platform, shop, order_id)
-    left join refunds as r using (platform, shop, order_id)
+        o.is_cancelled,
+        o.is_test
+    from orders as o
+    left join line_totals as l
+        on l.platform = o.platform and l.shop = o.shop and l.order_id = o.order_id
+    left join refund_totals as r
+        on r.platform = o.platform and r.shop = o.shop and r.order_id = o.order_id
 )
 
 select * from final

@@ -1,15 +1,41 @@
--- reporting.refunds: one row per refund, dated by the refund (UTC), with its order's date.
+-- reporting.refunds: one row per refund of an order in reporting.orders, dated by the refund
+-- in its shop's timezone, with its order's date (same calendar) and the days between them.
 -- amount = money returned to the customer; refunded_subtotal = refunded line subtotal (the
 -- figure daily_sales subtracts from sales).
-create or replace view reporting.refunds as
-select
-    -- ids
-    r.platform, r.shop, r.refund_id, r.order_id,
-    -- dates
-    r.refund_date, o.order_date, r.refund_date - o.order_date as days_to_refund,
-    -- money
-    o.currency, r.amount, r.refunded_subtotal,
-    -- quantities and flags
-    r.refunded_quantity, r.is_derived, r.restock, o.is_cancelled, o.is_test
-from reporting.int_refunds as r
-join reporting.stg_orders as o using (platform, shop, order_id)
+create view reporting.refunds as
+with refunds as (
+    select * from reporting.int_refunds
+),
+
+orders as (
+    select * from reporting.int_orders
+),
+
+final as (
+    select
+        -- ids
+        r.platform,
+        r.shop,
+        r.refund_id,
+        r.order_id,
+        -- dates
+        r.refund_date,
+        o.order_date,
+        r.refund_date - o.order_date as days_to_refund,
+        -- money
+        o.currency,
+        r.amount,
+        r.refunded_subtotal,
+        -- quantities
+        r.refunded_quantity,
+        -- flags
+        r.is_derived,
+        r.restock,
+        o.is_cancelled,
+        o.is_test
+    from refunds as r
+    join orders as o
+        on o.platform = r.platform and o.shop = r.shop and o.order_id = r.order_id
+)
+
+select * from final

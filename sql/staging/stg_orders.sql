@@ -1,18 +1,22 @@
--- stg_orders: one row per order that the platform still returns (deleted orders excluded).
--- Adds the order's UTC date and an explicit cancellation flag: cancelled_at is set, or a
--- platform status says so (Haravan/Spiffy `voided`, MerchantPro `canceled`/`cancelled`,
--- Lunasoft status `cancelled`).
-create or replace view reporting.stg_orders as
+-- stg_orders: one row per row of commerce.orders (deleted orders included, flagged).
+-- Renames and casts only: money NULLs become 0 and flags NULLs false. Timestamps stay UTC; the
+-- shop-local order date is added in int_orders, which knows the shop's timezone.
+-- is_cancelled is the mappers' flag, so no platform's status words are needed here.
+create view reporting.stg_orders as
 with base as (
-    select * from commerce.orders where not coalesce(is_deleted, false)
+    select * from commerce.orders
 ),
 
 fields as (
     select
         -- ids
-        platform, shop, order_id, order_number,
-        -- dates (UTC)
-        created_at, cast(timezone('UTC', created_at) as date) as order_date, cancelled_at,
+        platform,
+        shop,
+        order_id,
+        order_number,
+        -- timestamps (UTC)
+        created_at,
+        cancelled_at,
         -- money
         currency,
         coalesce(subtotal_price, 0) as subtotal_price,
@@ -22,13 +26,8 @@ fields as (
         coalesce(total_price, 0) as total_price,
         -- flags
         coalesce(is_test, false) as is_test,
-        coalesce(
-            cancelled_at is not null
-            or financial_status in ('voided', 'canceled', 'cancelled')
-            or fulfillment_status = 'cancelled'
-            or order_status = 'cancelled',
-            false
-        ) as is_cancelled
+        coalesce(is_cancelled, false) as is_cancelled,
+        coalesce(is_deleted, false) as is_deleted
     from base
 )
 

@@ -8,8 +8,15 @@ with children as (
     union all select 'discounts', platform, shop, order_id from commerce.discounts
     union all select 'shipping_lines', platform, shop, order_id from commerce.shipping_lines
     union all select 'fulfillments', platform, shop, order_id from commerce.fulfillments
-    union all select 'order_status_history', platform, shop, order_id from commerce.order_status_history
+    union all
+    select 'order_status_history', platform, shop, order_id from commerce.order_status_history
     union all select 'raw_orders', platform, shop, order_id from commerce.raw_orders
 )
-select c.* from children as c
-anti join commerce.orders as o using (platform, shop, order_id)
+
+select c.*
+from children as c
+where not exists (
+    select 1
+    from commerce.orders as o
+    where o.platform = c.platform and o.shop = c.shop and o.order_id = c.order_id
+)

@@ -1,0 +1,215 @@
+"""Mapped chunks gathered into batches for dlt, one copy of every order per load.
+
+An API may serve an order more than once in one load (a record served again within or across
+pages while orders change). Only one copy may reach the warehouse, or a first load (appended,
+not merged) stores it twice with every child row doubled: the copy with the latest
+`updated_at` is kept, the last one read on a tie. A copy still held here simply replaces the
+other; a newer copy of an order already handed to dlt is kept apart, for a second load package
+that replaces the first copy as a whole (children included) after the first package loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.page import MappedBatch
+from transforms.tables import RESET_MARKER, TABLES, to_arrow
+
+UNKNOWN = datetime.min.replace(tzinfo=UTC)  # the change time of a copy that could not be mapped
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One copy of an order: when it last changed and a digest of its payload (two copies
+    with the same time and payload are the same copy served twice)."""
+
+    changed: datetime
+    digest: int
+    mapped: bool
+
+    def replaces(self, other: Copy) -> bool:
+        """Whether this copy, read after `other`, is the one to keep."""
+        if self.changed != other.changed:
+            return self.changed > other.changed
+        return self.digest != other.digest
+
+
+@dataclass
+class Chunk:
+    """A mapped chunk's tables and the copy of each order they hold (ids are unique within a
+    chunk, see `pipelines.mapping.UniqueChunks`)."""
+
+    tables: dict[str, pa.Table]
+    copies: dict[str, Copy]
+    anonymous: int = 0  # quarantined records without a usable id: never deduplicated
+
+    @classmethod
+    def of(cls, mapped: MappedBatch) -> Chunk:
+        copies: dict[str, Copy] = {}
+        orders, raw = mapped.tables.get("orders"), mapped.tables.get("raw_orders")
+        if orders is not None and raw is not None:
+            for order_id, changed, payload in zip(
+                orders["order_id"].to_pylist(),
+                orders["updated_at"].to_pylist(),
+                raw["payload"].to_pylist(),
+                strict=True,
+            ):
+                copies[order_id] = Copy(changed or UNKNOWN, hash(payload), mapped=True)
+        anonymous = 0
+        quarantine = mapped.tables.get("quarantine")
+        if quarantine is not None:
+            rows = quarantine.filter(pc.invert(quarantine[RESET_MARKER]))
+            for order_id, payload in zip(
+                rows["order_id"].to_pylist(), rows["payload"].to_pylist(), strict=True
+            ):
+                if order_id:
+                    copies.setdefault(order_id, Copy(UNKNOWN, hash(payload), mapped=False))
+                else:
+                    anonymous += 1
+        return cls(dict(mapped.tables), copies, anonymous)
+
+    def without(self, ids: set[str]) -> Chunk:
+        """This chunk less every row of the orders `ids`."""
+        return self._filtered(ids, keep=False)
+
+    def only(self, ids: set[str]) -> Chunk:
+        """Only the rows of the orders `ids`."""
+        return self._filtered(ids, keep=True)
+
+    def _filtered(self, ids: set[str], keep: bool) -> Chunk:
+        chosen = pa.array(sorted(ids), pa.string())
+        tables = {}
+        for name, table in self.tables.items():
+            wanted = pc.is_in(table["order_id"], value_set=chosen)
+            subset = table.filter(wanted if keep else pc.invert(wanted))
+            if subset.num_rows:
+                tables[name] = subset
+        copies = {i: c for i, c in self.copies.items() if (i in ids) == keep}
+        return Chunk(tables, copies, 0 if keep else self.anonymous)
+
+
+Place = Literal["held", "late", "flushed"]
+
+
+@dataclass
+class OneCopyBatches:
+    """Mapped chunks, gathered into batches of about `batch_orders` orders for dlt, keeping one
+    copy of every order (see the module docstring)."""
+
+    batch_orders: int
+    held: list[Chunk] = field(default_factory=list)
+    late: list[Chunk] = field(default_factory=list)
+    winners: dict[str, Copy] = field(default_factory=dict)
+    places: dict[str, Place] = field(default_factory=dict)
+    flushed: set[str] = field(default_factory=set)  # orders of which dlt has a copy
+    written: set[str] = field(default_factory=set)  # tables flushed so far
+    anonymous: int = 0
+
+    def add(self, mapped: MappedBatch) -> Iterator[Any]:
+        """Take a mapped chunk; yields the tables of a batch once one is full."""
+        chunk = Chunk.of(mapped)
+        self.anonymous += chunk.anonymous
+        repeats, to_late = set(), set()
+        for order_id, copy in chunk.copies.items():
+            kept = self.winners.get(order_id)
+            if kept is None:
+                continue
+            if not copy.replaces(kept):
+                repeats.add(order_id)
+                continue
+            if self.places[order_id] != "flushed":
+                self._drop(order_id)
+            if order_id in self.flushed:  # only a later package can replace what dlt has
+                to_late.add(order_id)
+        if repeats:
+            chunk = chunk.without(repeats)
+        if to_late:
+            self.late.append(chunk.only(to_late))
+            chunk = chunk.without(to_late)
+        for order_id, copy in chunk.copies.items():
+            self.winners[order_id] = copy
+            self.places[order_id] = "held"
+        for order_id in to_late:
+            self.winners[order_id] = self.late[-1].copies[order_id]
+            self.places[order_id] = "late"
+        self.held.append(chunk)
+        if sum(len(c.copies) + c.anonymous for c in self.held) >= self.batch_orders:
+            yield from self.flush()
+
+    def _drop(self, order_id: str) -> None:
+        """Forget the copy of `order_id` still held (here or among the late copies)."""
+        chunks = self.held if self.places[order_id] == "held" else self.late
+        for index, chunk in enumerate(chunks):
+            if order_id in chunk.copies:
+                chunks[index] = chunk.without({order_id})
+                return
+
+    def flush(self) -> Iterator[Any]:
+        """The held chunks as one arrow table per warehouse table, marked with its name."""
+        yield from _marked(self.held)
+        for chunk in self.held:
+            self.written.update(chunk.tables)
+            self.places.update(dict.fromkeys(chunk.copies, "flushed"))
+            self.flushed.update(chunk.copies)
+        self.held = []
+
+    def late_tables(self, platform: str, shop: str) -> Iterator[Any]:
+        """The late copies' tables, for the second package (see the module docstring), with a
+        reset marker wherever a late copy has no rows in a child table, so that the merge
+        deletes what its first copy had there (markers already present do no harm)."""
+        mapped = sorted(i for chunk in self.late for i, c in chunk.copies.items() if c.mapped)
+        markers = []
+        for table in TABLES:
+            if not table.child_of_order or not mapped:
+                continue
+            present = {
+                order_id
+                for chunk in self.late
+                if table.name in chunk.tables
+                for order_id in chunk.tables[table.name]["order_id"].to_pylist()
+            }
+            missing = [order_id for order_id in mapped if order_id not in present]
+            if missing:
+                markers.append((table.name, to_arrow(table, platform, shop, [], missing)))
+        yield from _marked(self.late)
+        for name, marker in markers:
+            yield dlt.mark.with_table_name(marker, name)
+
+    def missing_tables(self, platform: str, shop: str) -> Iterator[Any]:
+        """An empty arrow table for every table no batch had rows for: a first load creates
+        them all, so the reporting models find every table."""
+        for table in TABLES:
+            if table.name not in self.written:
+                empty = to_arrow(table, platform, shop, [])
+                yield dlt.mark.with_table_name(empty, table.name)
+
+    @property
+    def fetched(self) -> int:
+        """Distinct orders read (mapped or quarantined)."""
+        return len(self.winners) + self.anonymous
+
+    @property
+    def orders(self) -> int:
+        """Distinct orders mapped."""
+        return sum(copy.mapped for copy in self.winners.values())
+
+    @property
+    def quarantined(self) -> int:
+        """Distinct orders quarantined."""
+        return self.fetched - self.orders
+
+
+def _marked(chunks: Iterable[Chunk]) -> Iterator[Any]:
+    parts: dict[str, list[pa.Table]] = {}
+    for chunk in chunks:
+        for name, table in chunk.tables.items():
+            parts.setdefault(name, []).append(table)
+    for name, tables in parts.items():
+        yield dlt.mark.with_table_name(pa.concat_tables(tables), name)

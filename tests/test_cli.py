@@ -1,0 +1,203 @@
+"""The command line as an operator sees it: one line per shop, nothing from dlt unless asked,
+exactly one line per failing shop plus a summary, Ctrl-C and SIGTERM answered at once with one
+line at any moment of a load, silent broken pipes, and bad arguments named."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+from simulators.registry import SIMULATORS
+from tests.conftest import query
+from tests.expected import expected_totals, warehouse_totals
+
+ROOT = Path(__file__).parent.parent
+
+
+def shop_env(platform: str, sim, name: str) -> dict[str, str]:
+    prefix = f"SOURCES__{platform.upper()}__SHOPS__{name.upper()}__"
+    values = {"BASE_URL": sim.base_url, "SHOP": name}
+    values |= {k.upper(): v for k, v in {**SIMULATORS[platform].credentials}.items()}
+    values |= {k.upper(): v for k, v in SIMULATORS[platform].options.items()}
+    return {prefix + key: str(value) for key, value in values.items()}
+
+
+def shopduck(*args: str, env: dict[str, str], **popen: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+
+
+def test_a_load_prints_one_line_per_shop_and_nothing_from_dlt(simulator, warehouse):
+    haravan, spiffy = simulator("haravan", orders=40), simulator("spiffy", orders=30)
+    env = shop_env("haravan", haravan, "north") | shop_env("spiffy", spiffy, "south")
+    process = shopduck("load", "--warehouse", str(warehouse), env=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    assert lines[0].startswith("haravan/north: 40 orders, 0 quarantined, ")
+    assert lines[1].startswith("spiffy/south: 30 orders, 0 quarantined, ")
+    assert err == ""
+
+
+def test_a_failing_shop_is_one_line_on_stderr_plus_a_summary(simulator, warehouse):
+    good, bad = simulator("haravan", orders=20), simulator("spiffy", orders=20)
+    bad.inject(["503"] * 50)
+    env = shop_env("haravan", good, "good") | shop_env("spiffy", bad, "bad")
+    env |= {"SHOPDUCK__RETRY_ATTEMPTS": "2", "SHOPDUCK__RETRY_INITIAL_WAIT": "0.01"}
+    process = shopduck("load", "--warehouse", str(warehouse), env=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert out.splitlines() == [line for line in out.splitlines() if line.startswith("haravan/")]
+    failure, summary = err.splitlines()
+    assert failure.startswith("shopduck: spiffy/bad: GET ") and "HTTP 503" in failure
+    assert summary == "shopduck: 1 of 2 shop runs failed; the others loaded"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_load_answers_at_once_and_the_rerun_is_exact(
+    sig, code, simulator, warehouse
+):
+    sim = simulator("haravan", orders=1500)  # enough to start the mapping workers
+    env = shop_env("haravan", sim, "crashy") | {"SOURCES__HARAVAN__SHOPS__CRASHY__PAGE_SIZE": "50"}
+    sim.hooks.append(lambda n: time.sleep(0.05))  # a slow API: the load takes a few seconds
+    for delay in (0.3, 1.0, 1.8, 2.6, 3.5):  # process start, extraction, mapping, loading
+        process = shopduck("load", "--warehouse", str(warehouse), env=env)
+        time.sleep(delay)
+        if process.poll() is not None:
+            break
+        os.killpg(process.pid, sig)
+        started = time.monotonic()
+        _, err = process.communicate(timeout=20)
+        assert time.monotonic() - started < 5
+        assert process.returncode == code, err
+        assert err == "shopduck: interrupted: rerun to continue\n", err
+    sim.hooks.clear()
+    rerun = shopduck("load", "--warehouse", str(warehouse), env=env)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert warehouse_totals(warehouse, "haravan", "crashy") == expected_totals("haravan", sim.store)
+    assert query(warehouse, "select count(*) - count(distinct order_id) from commerce.orders") == [
+        (0,)
+    ]
+
+
+def test_a_broken_pipe_is_silent(simulator, warehouse):
+    sim = simulator("haravan", orders=30)
+    env = shop_env("haravan", sim, "piped")
+    assert shopduck("load", "--warehouse", str(warehouse), env=env).wait(timeout=120) == 0
+    for reader in ("head -1", "true"):  # a reader that stops early, one that never reads
+        piped = subprocess.run(
+            f"{sys.executable} -m pipelines.cli report --warehouse {warehouse} | {reader}",
+            shell=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert piped.stderr == ""
+
+
+def test_bad_arguments_name_the_flag_and_the_expected_form(capsys, warehouse):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["load", "--since", "yesterday"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --since: expected an ISO date or time such as 2026-11-01" in err
+    assert cli.main(["report", "--since", "2026-11-20", "--until", "2026-11-10"]) == 2
+    assert "--since 2026-11-20 is after --until 2026-11-10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", os.urandom(4096)], ids=["empty", "random"])
+@pytest.mark.parametrize("command", ["load", "report", "status"])
+def test_a_file_that_is_not_a_warehouse_is_named_at_once(
+    command, content, warehouse, monkeypatch, capsys
+):
+    monkeypatch.setenv("SOURCES__HARAVAN__BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("SOURCES__HARAVAN__ACCESS_TOKEN", "t")
+    warehouse.write_bytes(content)
+    started = time.monotonic()
+    assert cli.main([command, "--warehouse", str(warehouse)]) == 1
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is not a DuckDB warehouse" in err and "not a valid DuckDB database file" in err
+    assert "locked" not in err and "another program" not in err
+
+
+def test_dlts_own_pipeline_commands_work_with_the_pipelines_dir_the_readme_gives(
+    simulator, warehouse
+):
+    sim = simulator("haravan", orders=20)
+    env = shop_env("haravan", sim, "vn-main")
+    assert shopduck("load", "--warehouse", str(warehouse), env=env).wait(timeout=120) == 0
+    pipelines_dir = warehouse.parent / ".shopduck" / warehouse.name
+    dlt = Path(sys.executable).parent / "dlt"
+    for command in (
+        ["--list-pipelines"],
+        ["shopduck_haravan_vn_main", "info"],
+        ["shopduck_haravan_vn_main", "trace"],
+    ):
+        shown = subprocess.run(
+            [str(dlt), "pipeline", "--pipelines-dir", str(pipelines_dir), *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=warehouse.parent,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "shopduck_haravan_vn_main" in shown.stdout
+        assert "sim-token" not in shown.stdout + shown.stderr
+
+
+def test_shards_one_to_three_together_load_every_shop_exactly_once(simulator, warehouse):
+    sims = [simulator("spiffy", orders=5, seed=seed) for seed in range(9)]
+    env: dict[str, str] = {}
+    for number, sim in enumerate(sims):
+        env |= shop_env("spiffy", sim, f"shop{number}")
+    listed = shopduck("shops", "--shards", "3", env=env)
+    out, err = listed.communicate(timeout=60)
+    assert listed.returncode == 0, err
+    shards = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert set(shards) == {f"spiffy/shop{n}" for n in range(9)}
+    assert "sim-password" not in out and "sim-key" not in out
+    assert len(set(shards.values())) > 1  # nine shops do not all hash to one shard
+    loaded = []
+    for index in (1, 2, 3):
+        process = shopduck("load", "--warehouse", str(warehouse), "--shard", f"{index}/3", env=env)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        mine = sorted(line.split(":")[0] for line in out.splitlines() if line.startswith("spiffy/"))
+        assert mine == sorted(shop for shop, part in shards.items() if part == f"{index}/3")
+        loaded += mine
+    assert sorted(loaded) == sorted(shards)
+    assert query(
+        warehouse, "select shop, count(*) from commerce.orders group by shop order by 1"
+    ) == [(f"shop{n}", 5) for n in range(9)]
+    assert query(
+        warehouse, "select count(*), count(distinct order_id || shop) from commerce.orders"
+    ) == [(45, 45)]
+
+
+def test_report_on_a_warehouse_without_models_says_what_to_run(warehouse, capsys):
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:  # a first load failed before any model was built
+        con.execute("create schema commerce")
+    assert cli.main(["report", "--warehouse", str(warehouse)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no reporting models yet" in err and "shopduck load" in err
