@@ -31,51 +31,20 @@
 # this folder or the one above.
 
 # %%
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator, MultipleLocator, PercentFormatter, StrMethodFormatter
+from matplotlib.ticker import MaxNLocator, MultipleLocator, PercentFormatter
 
+from pipelines.charts import PARTIAL, THOUSANDS, Span, date_axis, show, use_style
 from pipelines.report import find_warehouse, open_read_only
 
 con = open_read_only(find_warehouse())
 [(first_day, last_day)] = con.execute(
     "select min(day), max(day) from reporting.daily_sales"
 ).fetchall()
-
-pd.options.display.float_format = "{:,.2f}".format
-plt.rcParams.update(
-    {
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "axes.axisbelow": True,
-        "grid.alpha": 0.3,
-        "legend.frameon": False,
-    }
-)
-THOUSANDS = StrMethodFormatter("{x:,.0f}")  # 1,250,000 rather than 1.25e6
-PARTIAL = {"alpha": 0.45, "hatch": "///", "edgecolor": "white"}  # a partial week
-WEEK, MID_WEEK = pd.Timedelta(days=7), pd.Timedelta(days=3.5)
-
-
-def partial(starts: pd.Series) -> pd.Series:
-    """Weeks (from Monday) the data cover only in part: one that starts before the first day,
-    and the one holding the last day (still running)."""
-    current = pd.Timestamp(last_day).to_period("W").start_time
-    return (starts < pd.Timestamp(first_day)) | (starts == current)
-
-
-def date_axis(ax: plt.Axes) -> None:
-    """Dates as "Sep 2026", then "15": the year on each month, no offset label."""
-    locator = mdates.AutoDateLocator()
-    formatter = mdates.ConciseDateFormatter(locator, show_offset=False)
-    formatter.zero_formats = ["", "%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M"]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(formatter)
+span = Span(first_day, last_day)
+use_style()
 
 
 def week_bars(ax: plt.Axes, frame: pd.DataFrame, column: str, color: str) -> None:
@@ -93,13 +62,7 @@ def week_bars(ax: plt.Axes, frame: pd.DataFrame, column: str, color: str) -> Non
     ax.grid(axis="x", visible=False)
 
 
-def show(fig: Figure) -> None:
-    """Display the figure with its title as alt text (the published HTML keeps it)."""
-    display(fig, metadata={"image/png": {"alt": fig.get_suptitle()}})
-    plt.close(fig)
-
-
-display(Markdown(f"Data from **{first_day:%d %b %Y}** to **{last_day:%d %b %Y}**."))
+span.describe()
 
 # %% [markdown]
 # ## Weekly refunds
@@ -115,7 +78,7 @@ weekly = con.sql("""
     group by all
     order by week
 """).df()
-weekly["partial"] = partial(weekly["week"])
+weekly["partial"] = span.partial(weekly["week"], "W")
 weekly["refund_rate"] = weekly["refunds"] / weekly["gross_sales"].where(weekly["gross_sales"] > 0)
 currencies = sorted(weekly["currency"].unique())
 

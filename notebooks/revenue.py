@@ -34,59 +34,23 @@
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import PercentFormatter, StrMethodFormatter
+from matplotlib.ticker import PercentFormatter
 
+from pipelines.charts import MID_WEEK, PARTIAL, THOUSANDS, WEEK, Span, date_axis, show, use_style
 from pipelines.report import find_warehouse, open_read_only
 
 con = open_read_only(find_warehouse())
 [(first_day, last_day)] = con.execute(
     "select min(day), max(day) from reporting.daily_sales"
 ).fetchall()
+span = Span(first_day, last_day)
 platforms = sorted(con.sql("select distinct platform from reporting.daily_sales").df()["platform"])
 COLORS = {platform: f"C{i % 10}" for i, platform in enumerate(platforms)}
-
-pd.options.display.float_format = "{:,.2f}".format
-plt.rcParams.update(
-    {
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "axes.axisbelow": True,
-        "grid.alpha": 0.3,
-        "legend.frameon": False,
-    }
-)
-THOUSANDS = StrMethodFormatter("{x:,.0f}")  # 1,250,000 rather than 1.25e6
-PARTIAL = {"alpha": 0.45, "hatch": "///", "edgecolor": "white"}  # a partial week or month
-WEEK, MID_WEEK = pd.Timedelta(days=7), pd.Timedelta(days=3.5)
+use_style()
 
 
-def partial(starts: pd.Series, freq: str) -> pd.Series:
-    """Periods ('W': weeks from Monday, 'M': months) the data cover only in part: one that
-    starts before the first day, and the one holding the last day (still running)."""
-    current = pd.Timestamp(last_day).to_period(freq).start_time
-    return (starts < pd.Timestamp(first_day)) | (starts == current)
-
-
-def date_axis(ax: plt.Axes) -> None:
-    """Dates as "Sep 2026", then "15": the year on each month, no offset label."""
-    locator = mdates.AutoDateLocator()
-    formatter = mdates.ConciseDateFormatter(locator, show_offset=False)
-    formatter.zero_formats = ["", "%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M"]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(formatter)
-
-
-def show(fig: Figure) -> None:
-    """Display the figure with its title as alt text (the published HTML keeps it)."""
-    display(fig, metadata={"image/png": {"alt": fig.get_suptitle()}})
-    plt.close(fig)
-
-
-display(Markdown(f"Data from **{first_day:%d %b %Y}** to **{last_day:%d %b %Y}**."))
+span.describe()
 
 # %% [markdown]
 # ## Weekly net sales by shop
@@ -129,7 +93,7 @@ for ax, currency in zip(axes[:, 0], currencies, strict=True):
             color=COLORS[shops.loc[shop, "platform"]],
             linestyle=shops.loc[shop, "style"],
         )
-    for start in frame.index[partial(frame.index.to_series(), "W")]:
+    for start in frame.index[span.partial(frame.index.to_series(), "W")]:
         ax.axvspan(start, start + WEEK, facecolor="0.9", hatch="///", edgecolor="0.75", linewidth=0)
     ax.axhline(0, color="0.4", linewidth=0.8)
     ax.set_title(currency, loc="left", fontweight="bold")
@@ -159,7 +123,7 @@ monthly = con.sql("""
     group by all
     order by month, platform, currency
 """).df()
-monthly["partial_month"] = partial(monthly["month"], "M")
+monthly["partial_month"] = span.partial(monthly["month"], "M")
 monthly.assign(month=monthly["month"].dt.strftime("%b %Y")).set_index(
     ["month", "platform", "currency"]
 ).rename(columns=lambda name: name.replace("_", " "))

@@ -201,3 +201,18 @@ def test_report_on_a_warehouse_without_models_says_what_to_run(warehouse, capsys
     assert cli.main(["report", "--warehouse", str(warehouse)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no reporting models yet" in err and "shopduck load" in err
+
+
+def test_status_counts_orders_in_the_warehouse_not_summed_over_runs(simulator, warehouse, capsys):
+    sim = simulator("haravan", orders=30)
+    env = shop_env("haravan", sim, "vn-main")
+    for extra in ([], ["--full-refresh"]):  # the second run reads every order again
+        assert shopduck("load", "--warehouse", str(warehouse), *extra, env=env).wait(120) == 0
+    assert cli.main(["status", "--warehouse", str(warehouse)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "haravan/vn-main"
+    fields = {line[:23].strip(): line[23:] for line in lines[1:]}
+    assert fields["orders in warehouse"] == "30"
+    assert fields["last run"].endswith(", ok: 30 of 30 orders fetched")
+    assert "None" not in "\n".join(lines) and "." not in fields["last success"]
+    assert fields["last error"] == ""
