@@ -33,6 +33,17 @@ def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo warehouse (all five simulators, a full and an incremental load), built once per
+    worker and only read: the modules using it share the xdist group "demo_warehouse"."""
+    from pipelines.demo import run_demo
+
+    warehouse = tmp_path_factory.mktemp("demo") / "shopduck.duckdb"
+    assert run_demo(warehouse, orders=120) == 0
+    return warehouse
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"

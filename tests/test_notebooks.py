@@ -11,12 +11,11 @@ import duckdb
 import pytest
 
 from pipelines import cli, notebooks
-from pipelines.demo import run_demo
 from pipelines.notebooks import NotebookFailed, render_html
 from pipelines.report import WarehouseUnavailable
 
 pytestmark = [
-    pytest.mark.xdist_group("notebooks"),  # build the demo warehouse once
+    pytest.mark.xdist_group("demo_warehouse"),  # share the demo warehouse (see conftest)
     # The kernels run on a thread of render_html's: an exception there must fail the test.
     pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
 ]
@@ -35,13 +34,6 @@ CHARTS = {
         "Refunds by restock status",
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("demo") / "shopduck.duckdb"
-    assert run_demo(warehouse, orders=120) == 0
-    return warehouse
 
 
 @pytest.fixture(scope="module")

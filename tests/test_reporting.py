@@ -16,21 +16,13 @@ import duckdb
 import pytest
 
 from pipelines import models
-from pipelines.demo import run_demo
 from pipelines.models import ModelError, apply_models, run_checks
 from pipelines.report import open_read_only, summary, top_refunded
 from tests.conftest import held_by_another_process, query
 from tests.test_models_postgres import break_a_model
 from transforms.tables import TABLES, to_arrow
 
-pytestmark = pytest.mark.xdist_group("demo_warehouse")  # build the demo warehouse once
-
-
-@pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("demo") / "shopduck.duckdb"
-    assert run_demo(warehouse, orders=120) == 0
-    return warehouse
+pytestmark = pytest.mark.xdist_group("demo_warehouse")  # share the demo warehouse (conftest)
 
 
 @pytest.fixture
