@@ -1,25 +1,15 @@
-"""Shared fixtures: simulators on loopback, a temporary warehouse, and a loader with fast
-retries so fault tests run in milliseconds."""
+"""Fixtures: isolation from the developer's configuration, simulators on loopback, a temporary
+warehouse and a shared demo warehouse. Plain helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from pipelines.core import RunOptions, Shop
-from pipelines.http import RetryPolicy
-from pipelines.runner import ShopResult, load_shops
-from simulators.registry import SIMULATORS, start_simulator
+from simulators.registry import start_simulator
 from simulators.server import Simulator
-
-FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.2, timeout=1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -62,50 +52,3 @@ def simulator() -> Iterator[Callable[..., Simulator]]:
     yield start
     for sim in started:
         sim.stop()
-
-
-def shop_for(platform: str, sim: Simulator, name: str | None = None, **overrides: object) -> Shop:
-    """A shop configured to reach `sim` with the credentials it accepts."""
-    fields: dict = {
-        "platform": platform,
-        "name": name or f"test-{platform}",
-        "base_url": sim.base_url,
-        "secrets": SIMULATORS[platform].credentials,
-        "options": SIMULATORS[platform].options,
-    }
-    fields.update(overrides)
-    return Shop(**fields)
-
-
-def run_load(shops: list[Shop], warehouse: Path, **options: object) -> list[ShopResult]:
-    """Load `shops` now with fast retries; asserts nothing."""
-    run = RunOptions(started_at=datetime.now(UTC), retry=FAST_RETRY, **options)  # type: ignore[arg-type]
-    return load_shops(shops, warehouse, run)
-
-
-def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
-@contextmanager
-def held_by_another_process(warehouse: Path, read_only: bool) -> Iterator[None]:
-    """Another process holds the warehouse open (a notebook reading, or a load writing)."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'r');"
-            " print('ready', flush=True); time.sleep(60)",
-            str(warehouse),
-            "r" if read_only else "w",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        yield
-    finally:
-        holder.kill()
-        holder.wait()

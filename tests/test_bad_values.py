@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import query, run_load, shop_for
+from tests.helpers import query, run_load, shop_for
 from transforms import flickrocket, haravan, lunasoft, merchantpro, spiffy
 from transforms.page import MappedBatch, json_bytes, map_batch
 from transforms.tables import ORDER_LINES, to_arrow

@@ -15,8 +15,8 @@ import pytest
 
 from pipelines import cli
 from simulators.registry import SIMULATORS
-from tests.conftest import query
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import query
 
 ROOT = Path(__file__).parent.parent
 

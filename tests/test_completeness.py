@@ -17,8 +17,8 @@ from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
 from pipelines.runner import load_shops
 from simulators.registry import SIMULATORS
-from tests.conftest import FAST_RETRY, query, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import FAST_RETRY, query, run_load, shop_for
 
 PLATFORMS = sorted(SIMULATORS)
 CHILD_TABLES = (

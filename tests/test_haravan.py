@@ -10,7 +10,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.http import BucketPacer
-from tests.conftest import query, run_load, shop_for
+from tests.helpers import query, run_load, shop_for
 from transforms.haravan import map_order
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import query, run_load, shop_for
+from tests.helpers import query, run_load, shop_for
 from transforms.lunasoft import map_order
 from transforms.page import map_page, scrub
 

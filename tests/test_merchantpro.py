@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import query, run_load, shop_for
+from tests.helpers import query, run_load, shop_for
 from transforms.merchantpro import map_order
 from transforms.values import MappingError
 

@@ -9,14 +9,9 @@ dropped afterwards; where no server answers, these tests skip and say why."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -24,16 +19,12 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from pipelines import models
 from pipelines.demo import run_demo
 from pipelines.models import ModelError, apply_models, refresh, run_checks
 from pipelines.report import summary, top_refunded
+from tests.helpers import break_a_model, copy_commerce, fresh_postgres_database, write_shops
 from transforms.tables import TABLES
 
-POSTGRES_DSN = os.environ.get(
-    "SHOPDUCK_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-)
-# The demo's shops in three calendars; lunasoft is left out of commerce.shops (so: UTC).
 DEMO_TIMEZONES = {
     ("haravan", "demo-haravan"): "Asia/Ho_Chi_Minh",
     ("spiffy", "demo-spiffy"): "America/Chicago",
@@ -41,84 +32,6 @@ DEMO_TIMEZONES = {
     ("merchantpro", "demo-merchantpro"): "UTC",
 }
 pytestmark = pytest.mark.xdist_group("postgres_demo")  # build the demo warehouse once
-
-
-@contextmanager
-def fresh_postgres_database() -> Iterator[psycopg2.extensions.connection]:
-    """A connection to a new, empty database with a unique name, dropped afterwards. Skips the
-    calling test (or fixture) when no PostgreSQL server answers."""
-    try:
-        admin = psycopg2.connect(POSTGRES_DSN, connect_timeout=3)
-    except psycopg2.OperationalError as error:
-        reason = str(error).strip().splitlines()[0]
-        message = (
-            f"no PostgreSQL server at {POSTGRES_DSN!r} ({reason}); "
-            "set SHOPDUCK_TEST_POSTGRES to a libpq connection string to run these tests"
-        )
-        if os.environ.get("CI"):  # CI starts a server (.ci/run): there, a skip would hide a gap
-            pytest.fail(message)
-        pytest.skip(message)
-    admin.autocommit = True
-    name = f"shopduck_test_{uuid.uuid4().hex[:16]}"
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"create database {name}")
-        con = psycopg2.connect(POSTGRES_DSN, dbname=name)
-        try:
-            yield con
-        finally:
-            con.close()
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"drop database if exists {name} with (force)")
-        admin.close()
-
-
-def copy_commerce(
-    duck: duckdb.DuckDBPyConnection, pg: psycopg2.extensions.connection, folder: Path
-) -> None:
-    """Copy every table of DuckDB's `commerce` schema (but dlt's own) into a `commerce` schema
-    in Postgres, through CSV. DuckDB's type names are Postgres's, but for DOUBLE; JSON becomes
-    jsonb as dlt's postgres destination makes it. DuckDB quotes empty strings in CSV, so ''
-    and NULL stay apart."""
-    tables = [
-        name
-        for (name,) in duck.execute(
-            "select table_name from information_schema.tables where table_schema = 'commerce'"
-        ).fetchall()
-        if not name.startswith("_dlt")
-    ]
-    with pg.cursor() as cursor:
-        cursor.execute("create schema if not exists commerce")
-        for table in tables:
-            columns = duck.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'commerce' and table_name = ? order by ordinal_position",
-                [table],
-            ).fetchall()
-            types = {"DOUBLE": "double precision", "JSON": "jsonb"}
-            ddl = ", ".join(f"{column} {types.get(kind, kind)}" for column, kind in columns)
-            cursor.execute(f"create table commerce.{table} ({ddl})")
-            path = folder / f"{table}.csv"
-            duck.execute(f"copy commerce.{table} to '{path}' (format csv, header)")
-            with open(path) as data:
-                cursor.copy_expert(
-                    f"copy commerce.{table} from stdin with (format csv, header)", data
-                )
-    pg.commit()
-
-
-def write_shops(duck: duckdb.DuckDBPyConnection, timezones: dict[tuple[str, str], str]) -> None:
-    """Make `commerce.shops` hold exactly `timezones` (the table the loader writes from each
-    shop's TIMEZONE option)."""
-    duck.execute(
-        "create table if not exists commerce.shops (platform varchar, shop varchar, timezone varchar)"
-    )
-    duck.execute("delete from commerce.shops")
-    duck.executemany(
-        "insert into commerce.shops (platform, shop, timezone) values (?, ?, ?)",
-        [(platform, shop, zone) for (platform, shop), zone in timezones.items()],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -183,16 +96,6 @@ def test_reporting_models_agree_with_duckdb_to_the_cent(engines, model, key):
     assert len(duck_rows) > 20
     # Exact equality of every value: Decimal money, dates, counts and flags.
     assert sorted(pg_rows, key=by_key) == sorted(duck_rows, key=by_key)
-
-
-def break_a_model(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    """Point the model runner at a copy of `sql/` with one more mart, which fails to build."""
-    copy = folder / "sql"
-    shutil.copytree(models.SQL_DIR, copy)
-    (copy / "marts" / "zz_broken.sql").write_text(
-        "create view reporting.zz_broken as select no_such_column from reporting.orders\n"
-    )
-    monkeypatch.setattr(models, "SQL_DIR", copy)
 
 
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:

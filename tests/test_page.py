@@ -14,7 +14,7 @@ from pipelines.http import UnexpectedBody
 from pipelines.paging import page_body
 from pipelines.platforms import PLATFORMS
 from simulators.registry import SIMULATORS
-from tests.conftest import FAST_RETRY, shop_for
+from tests.helpers import FAST_RETRY, shop_for
 from transforms.page import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
 
 AWKWARD = [

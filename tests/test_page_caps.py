@@ -15,8 +15,8 @@ from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
 from simulators.registry import SIMULATORS
 from simulators.server import on_response
-from tests.conftest import FAST_RETRY, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import FAST_RETRY, run_load, shop_for
 
 PLATFORMS = sorted(SIMULATORS)
 CAP = 20  # below what shopduck asks every platform for (and below FlickRocket's own 25)

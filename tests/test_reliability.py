@@ -18,8 +18,8 @@ from pipelines import cli
 from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
 from simulators.registry import SIMULATORS
-from tests.conftest import FAST_RETRY, held_by_another_process, query, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import FAST_RETRY, held_by_another_process, query, run_load, shop_for
 
 PLATFORMS = sorted(SIMULATORS)
 

@@ -18,8 +18,7 @@ import pytest
 from pipelines import models
 from pipelines.models import ModelError, apply_models, run_checks
 from pipelines.report import open_read_only, summary, top_refunded
-from tests.conftest import held_by_another_process, query
-from tests.test_models_postgres import break_a_model
+from tests.helpers import break_a_model, held_by_another_process, query
 from transforms.tables import TABLES, to_arrow
 
 pytestmark = pytest.mark.xdist_group("demo_warehouse")  # share the demo warehouse (conftest)
@@ -138,7 +137,7 @@ def test_report_fails_with_one_clear_line_while_a_load_holds_the_file(demo_wareh
 
 def test_the_aggregate_tables_are_rebuilt_by_every_load_that_changes_data(simulator, warehouse):
     from pipelines.models import refresh_models
-    from tests.conftest import run_load, shop_for
+    from tests.helpers import run_load, shop_for
 
     sim = simulator("haravan", orders=60)
     shop = shop_for("haravan", sim)

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from simulators.registry import SIMULATORS
-from tests.conftest import query, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import query, run_load, shop_for
 
 PLATFORMS = sorted(SIMULATORS)
 SNAPSHOT_TABLES = (

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from simulators.spiffy import shopify_spelling
-from tests.conftest import query, run_load, shop_for
 from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import query, run_load, shop_for
 from transforms.spiffy import map_order
 
 FIXTURES = Path(__file__).parent / "fixtures"

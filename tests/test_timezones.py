@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.models import apply_models
-from tests.test_models_postgres import copy_commerce, fresh_postgres_database, write_shops
+from tests.helpers import copy_commerce, fresh_postgres_database, write_shops
 from transforms.tables import ORDER_LINES, ORDERS, REFUND_LINES, REFUNDS, Table, to_arrow
 
 SHOPS = {

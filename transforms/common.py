@@ -33,7 +33,7 @@ def line_items(order: Mapping[str, Any]) -> list[Any]:
     return items
 
 
-def reconcile_to_total(amounts: Sequence[Decimal], total: Decimal | None) -> list[Decimal]:
+def spread_rounding_to_total(amounts: Sequence[Decimal], total: Decimal | None) -> list[Decimal]:
     """Computed tax amounts adjusted so that they add up to the order's `total`.
 
     Platforms that send a taxed base and a rate (FlickRocket) round the order's tax once, so

@@ -16,7 +16,7 @@ from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
-from transforms.common import line_items, reconcile_to_total
+from transforms.common import line_items, spread_rounding_to_total
 from transforms.tables import Rows
 
 money = partial(v.money, cents=True)
@@ -26,7 +26,7 @@ def tax_rows(order_id: str, tax_lines: list[Mapping[str, Any]], total_tax: Decim
     """Order-scope tax lines with the tax amount computed from the taxed base and the rate."""
     rates = [v.rate(tax.get("rate"), percent=True) for tax in tax_lines]
     bases = [money(tax.get("price")) or Decimal(0) for tax in tax_lines]
-    amounts = reconcile_to_total(
+    amounts = spread_rounding_to_total(
         [base * (rate or 0) for base, rate in zip(bases, rates, strict=True)], total_tax
     )
     return [
