@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -69,6 +70,21 @@ def print_report(warehouse: Path, since: date | None = None, until: date | None 
             )
         span = f"{since or 'beginning'} .. {until or 'today'}"
         print(f"Revenue and refunds ({span}), per platform, shop and currency")
-        print(summary(con, since, until).to_string(index=False))
+        print(readable(summary(con, since, until)).to_string(index=False))
         print("\nTop refunded products")
-        print(top_refunded(con, since, until).to_string(index=False))
+        print(readable(top_refunded(con, since, until)).to_string(index=False))
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money as exact decimals without the warehouse's trailing zeros beyond cents (16630.3000
+    is shown as 16630.30; nothing is rounded); rates as they are (0.0810)."""
+    money = [name for name in frame.columns if not str(name).endswith("rate")]
+    shown = frame.copy()
+    shown[money] = frame[money].map(lambda v: _decimal(v) if isinstance(v, Decimal) else v)
+    return shown
+
+
+def _decimal(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    whole, _, cents = text.partition(".")
+    return f"{whole}.{cents:0<2}" if len(cents) <= 2 else text

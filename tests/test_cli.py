@@ -216,3 +216,21 @@ def test_status_counts_orders_in_the_warehouse_not_summed_over_runs(simulator, w
     assert fields["last run"].endswith(", ok: 30 of 30 orders fetched")
     assert "None" not in "\n".join(lines) and "." not in fields["last success"]
     assert fields["last error"] == ""
+
+
+def test_report_shows_money_to_the_cent_and_never_rounds():
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from pipelines.report import readable
+
+    frame = pd.DataFrame(
+        {
+            "gross_sales": [Decimal("16630.3000"), Decimal("0.00012"), Decimal("233390660.0000")],
+            "refund_rate": [Decimal("0.0810")] * 3,
+        }
+    )
+    shown = readable(frame)
+    assert shown["gross_sales"].tolist() == ["16630.30", "0.00012", "233390660.00"]
+    assert shown["refund_rate"].tolist() == [Decimal("0.0810")] * 3
