@@ -66,8 +66,7 @@ class Shop:
         value = self.secrets.get(key)
         if not value:
             raise ShopduckError(
-                f"{self.platform}/{self.name}: missing credential "
-                f"SOURCES__{self.platform.upper()}__{key.upper()}"
+                f"{self.label}: missing credential SOURCES__{self.platform.upper()}__{key.upper()}"
             )
         return value
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pandas  # noqa: F401  (see below)
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
@@ -297,8 +298,8 @@ def record_runs(warehouse: Path, results: list[ShopResult], started_at: datetime
         }
         for r in results
     ]
-    append_runs(warehouse, rows)
     with open_duckdb(warehouse) as con:
+        _append_runs(con, rows)
         con.execute(SHOPS_DDL)
         for result in results:
             shop = result.shop
@@ -319,15 +320,18 @@ create table if not exists {DATASET}.shops (platform varchar, shop varchar, time
 def append_runs(warehouse: Path, rows: list[dict[str, Any]]) -> None:
     """Append rows (column -> value, any subset of RUN_COLUMNS) to `commerce.load_runs`,
     adding the columns an older warehouse's table lacks."""
-    columns = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
     with open_duckdb(warehouse) as con:
-        con.execute(f"create schema if not exists {DATASET}")
-        con.execute(f"create table if not exists {DATASET}.load_runs ({columns})")
-        for name, kind in RUN_COLUMNS.items():
-            con.execute(f"alter table {DATASET}.load_runs add column if not exists {name} {kind}")
-        for row in rows:
-            names = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            con.execute(
-                f"insert into {DATASET}.load_runs ({names}) values ({marks})", list(row.values())
-            )
+        _append_runs(con, rows)
+
+
+def _append_runs(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+    con.execute(f"create schema if not exists {DATASET}")
+    con.execute(f"create table if not exists {DATASET}.load_runs ({columns})")
+    for name, kind in RUN_COLUMNS.items():
+        con.execute(f"alter table {DATASET}.load_runs add column if not exists {name} {kind}")
+    for row in rows:
+        names, marks = ", ".join(row), ", ".join("?" for _ in row)
+        con.execute(
+            f"insert into {DATASET}.load_runs ({names}) values ({marks})", list(row.values())
+        )
