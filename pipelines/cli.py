@@ -13,7 +13,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipelines.settings import DEFAULT_WAREHOUSE, PLATFORM_IDS, WAREHOUSE_ENV
+from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
 
 
 def warehouse_path(value: str | None) -> Path:
@@ -47,10 +47,10 @@ def iso_day(value: str) -> date:
 
 def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.config import configured_shops, lock_wait_seconds, retry_policy
-    from pipelines.core import RunOptions
     from pipelines.models import refresh_models
     from pipelines.reconcile import reconcile_shops
     from pipelines.runner import load_shops, warehouse_lock
+    from pipelines.shop import RunOptions
 
     warehouse = warehouse_path(args.warehouse)
     shops = configured_shops(args.platform or (), args.shop or ())
@@ -156,8 +156,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from pipelines.errors import ShopduckError
     from simulators.registry import SIMULATORS, start_simulator
 
+    if args.platform not in SIMULATORS:
+        raise ShopduckError(f"no simulator for {args.platform!r}: one of {', '.join(SIMULATORS)}")
     simulator = start_simulator(args.platform, orders=args.orders, seed=args.seed, port=args.port)
     spec = SIMULATORS[args.platform]
     prefix = f"SOURCES__{args.platform.upper()}__"
@@ -199,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     load = commands.add_parser("load", help="incremental load of every configured shop")
-    load.add_argument("--platform", action="append", choices=PLATFORM_IDS)
+    load.add_argument("--platform", action="append", help="only the shops of this platform")
     load.add_argument("--shop", action="append", help="only the shop with this label")
     load.add_argument("--warehouse")
     load.add_argument("--full-refresh", action="store_true", help="ignore stored cursors")
@@ -242,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.set_defaults(func=cmd_notebooks)
 
     simulate = commands.add_parser("simulate", help="serve one platform simulator")
-    simulate.add_argument("--platform", required=True, choices=PLATFORM_IDS)
+    simulate.add_argument("--platform", required=True)
     simulate.add_argument("--port", type=int, default=8765)
     simulate.add_argument("--orders", type=int, default=200)
     simulate.add_argument("--seed", type=int, default=7)

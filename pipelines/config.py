@@ -14,16 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt
 
-from pipelines.core import Shop
 from pipelines.errors import ShopduckError
 from pipelines.http import RetryPolicy
 from pipelines.settings import (
-    CREDENTIAL_KEYS,
+    COMMON_OPTION_KEYS,
     DEFAULT_LOCK_WAIT_SECONDS,
     DEFAULT_LOOKBACK_MINUTES,
-    OPTION_KEYS,
-    PLATFORM_IDS,
 )
+from pipelines.shop import Shop
+from platforms import PLATFORMS
 
 
 def _get(section: str, key: str, secret: bool = False) -> Any:
@@ -52,10 +51,12 @@ def _read_shop(platform: str, section: str, name: str | None) -> Shop | None:
     if not base_url:
         return None
     label = _get(section, "shop") or name or urlsplit(str(base_url)).netloc
-    secrets = {key: _get(section, key, secret=True) for key in CREDENTIAL_KEYS[platform]}
+    declared = PLATFORMS[platform]
+    secrets = {key: _get(section, key, secret=True) for key in declared.credentials}
     page_size = _get(section, "page_size")
     lookback = _get(section, "lookback_minutes")
-    options = {k: v for k in OPTION_KEYS if (v := _get(section, k)) is not None}
+    keys = COMMON_OPTION_KEYS + declared.options
+    options = {k: v for k in keys if (v := _get(section, k)) is not None}
     if "timezone" in options:
         _check_timezone(f"{platform}/{label}", str(options["timezone"]))
     return Shop(
@@ -82,11 +83,11 @@ def configured_shops(platforms: Iterable[str] = (), shops: Iterable[str] = ()) -
     """Every configured shop, optionally only of the given platforms or with the given labels.
     A platform without a `BASE_URL` has no shop and is skipped."""
     wanted_platforms, wanted_shops = set(platforms), set(shops)
-    unknown = wanted_platforms - set(PLATFORM_IDS)
+    unknown = wanted_platforms - set(PLATFORMS)
     if unknown:
         raise ShopduckError(f"unknown platform(s): {', '.join(sorted(unknown))}")
     found: list[Shop] = []
-    for platform in PLATFORM_IDS:
+    for platform in PLATFORMS:
         if wanted_platforms and platform not in wanted_platforms:
             continue
         candidates = [_read_shop(platform, f"sources.{platform}", None)]

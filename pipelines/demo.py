@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core import RunOptions, Shop
 from pipelines.models import refresh_models
 from pipelines.report import print_report
 from pipelines.runner import ShopResult, load_shops, warehouse_lock
 from pipelines.settings import DATASET, DEFAULT_LOCK_WAIT_SECONDS
+from pipelines.shop import RunOptions, Shop
 from simulators.registry import SIMULATORS, start_simulator
 from simulators.server import Simulator
 

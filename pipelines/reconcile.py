@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.core import RunOptions, Shop
 from pipelines.errors import one_line
-from pipelines.platforms import PLATFORMS
 from pipelines.runner import append_runs, load_shops
 from pipelines.settings import DATASET
+from pipelines.shop import RunOptions, Shop
+from platforms import PLATFORMS
 
 log = logging.getLogger("shopduck.reconcile")
 

@@ -23,13 +23,14 @@ import duckdb
 import pandas  # noqa: F401  (see below)
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from pipelines.core import FetchStats, RunOptions, Shop, late_source, orders_source
 from pipelines.errors import ShopduckError, one_line
 from pipelines.mapping import MappingPool
 from pipelines.models import has_data
-from pipelines.platforms import PLATFORMS
 from pipelines.settings import DATASET
+from pipelines.shop import RunOptions, Shop
+from pipelines.source import FetchStats, late_source, orders_source, stored_cursor
 from pipelines.warehouse import WarehouseLocked, open_duckdb
+from platforms import PLATFORMS
 
 # pandas is imported up front, in this thread: DuckDB imports it lazily from C++ when loading,
 # and dlt, extracting in another thread at that moment, would find it half-initialized in
@@ -61,10 +62,11 @@ class ShopResult:
 
 
 def finish_interrupted_commit(pipeline: dlt.Pipeline) -> None:
-    """Repair dlt's one unsafe crash window. Normalizing commits a package by moving it to
-    `load/normalized` and then deleting its extracted copy; a process killed between the two
-    leaves both, and the next normalize fails on the duplicate. The normalized copy is complete,
-    so the stale extracted copy is the one to drop."""
+    """Repair dlt's one unsafe crash window (dlt 1.31, the version pinned in pyproject.toml;
+    recheck on upgrade). Normalizing commits a package by moving it to `load/normalized` and
+    then deleting its extracted copy; a process killed between the two leaves both, and the
+    next normalize fails on the duplicate package. The normalized copy is complete, so the
+    stale extracted copy is the one to drop."""
     working = Path(pipeline.working_dir)
     extracted, normalized = working / "normalize" / "extracted", working / "load" / "normalized"
     if extracted.is_dir():
@@ -172,7 +174,7 @@ def load_shops(
             ids = None if only is None else only.get((shop.platform, shop.name), ())
             first_load = ids is None and not (
                 pending
-                or _stored_cursor(pipeline, platform.name)
+                or stored_cursor(pipeline, platform).read_until
                 or (shop.platform, shop.name) in in_warehouse
             )
             source = orders_source(
@@ -226,11 +228,6 @@ def _load(pipeline: dlt.Pipeline, result: ShopResult) -> None:
         result.error = one_line(error)
         log.debug("%s: load failed: %s", result.shop.label, result.error)
     result.seconds += time.monotonic() - started
-
-
-def _stored_cursor(pipeline: dlt.Pipeline, source: str) -> Any:
-    resources = pipeline.state.get("sources", {}).get(source, {}).get("resources", {})
-    return resources.get("orders", {}).get("cursor")
 
 
 # The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the

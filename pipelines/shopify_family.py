@@ -12,18 +12,11 @@ from typing import Any
 
 import msgspec
 
-from pipelines.core import (
-    Fetched,
-    RunOptions,
-    Shop,
-    count_or_none,
-    listed_versions,
-    next_cursor,
-    updated_window,
-    window_params,
-)
 from pipelines.http import ApiClient, UnexpectedBody
 from pipelines.paging import Page, keyset_pages
+from pipelines.platform import Fetched, count_or_none, listed_versions
+from pipelines.shop import RunOptions, Shop
+from pipelines.windows import Cursor, updated_window
 
 
 class Version(msgspec.Struct):
@@ -73,19 +66,19 @@ class OrdersApi:
         return keyset_pages(client, self.endpoint, params, envelope="orders", id_param="since_id")
 
     def fetch(
-        self, client: ApiClient, shop: Shop, cursor: Mapping[str, Any], run: RunOptions
+        self, client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
     ) -> Generator[Page, None, Fetched]:
         """Every order updated inside the run's window, by `since_id` keyset; then, if the
         window had orders, the API's count of the same window."""
-        window = window_params(
-            updated_window(cursor, shop, run, precision=self.precision), self.time_format
+        window = updated_window(cursor, shop, run, precision=self.precision).params(
+            self.time_format
         )
         fetched = 0
         for page in self._pages(client, {**self._params(shop), **window}):
             fetched += len(page)
             yield page
         expected = self.count(client, window) if fetched else None
-        return Fetched(next_cursor(cursor, run, updated_at=run.started_at.isoformat()), expected)
+        return Fetched(expected)
 
     def count(self, client: ApiClient, window: Mapping[str, str]) -> int | None:
         """The API's count of the orders in a window (`orders/count.json`)."""

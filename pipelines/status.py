@@ -7,10 +7,10 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pipelines.report import open_read_only
 from pipelines.settings import DATASET
+from pipelines.windows import Cursor
 
 STORED_SQL = f"""
     select platform, shop, count(*) as orders,
@@ -58,24 +58,22 @@ def when(moment: datetime | None) -> str:
 
 def describe_cursor(text: str | None) -> str:
     """A stored cursor in words: what the next run reads from."""
-    cursor: dict[str, Any] = json.loads(text) if text else {}
+    cursor = Cursor.from_state(json.loads(text) if text else None)
     parts = []
-    for key, value in cursor.items():
-        if key == "history_from":
-            continue
-        if isinstance(value, str):
-            value = when(datetime.fromisoformat(value))
-        parts.append(f"{key} {value}")
+    if cursor.read_until is not None:
+        parts.append(f"changes read until {when(cursor.read_until)}")
+    if cursor.max_id is not None:
+        parts.append(f"highest id {cursor.max_id}")
     return ", ".join(parts) or "none (the next run reads everything)"
 
 
 def history(text: str | None) -> str:
     """Whether the warehouse holds the shop's whole history."""
-    start = (json.loads(text) if text else {}).get("history_from")
-    if not start:
+    start = Cursor.from_state(json.loads(text) if text else None).history_from
+    if start is None:
         return "complete"
     return (
-        f"history from {datetime.fromisoformat(start):%Y-%m-%d} (a --since partial backfill: "
+        f"history from {start:%Y-%m-%d} (a --since partial backfill: "
         "orders last changed before then are not loaded; --full-refresh loads them)"
     )
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulators.model import Order, optional
+from simulators.server import SimulatorSpec
 from simulators.shopify_like import ShopifyLikeApi
 
 
@@ -160,3 +161,11 @@ class FlickRocketApi(ShopifyLikeApi):
             },
             "shipping_address": None,
         }
+
+
+SIMULATOR = SimulatorSpec(
+    FlickRocketApi,
+    currencies=("EUR", "USD"),
+    credentials={"access_token": "sim-token"},
+    authorization="Bearer sim-token",
+)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from simulators.model import Order, optional
+from simulators.server import SimulatorSpec
 from simulators.shopify_like import ShopifyLikeApi
 
 
@@ -205,3 +206,11 @@ class HaravanApi(ShopifyLikeApi):
                 "credit_card_number": "•••• •••• •••• 4242",
             },
         }
+
+
+SIMULATOR = SimulatorSpec(
+    HaravanApi,
+    currencies=("VND", "USD", "EUR"),
+    credentials={"access_token": "sim-token"},
+    authorization="Bearer sim-token",
+)

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from simulators.model import Order
-from simulators.server import BaseApi, Query, Response
+from simulators.server import BaseApi, Query, Response, SimulatorSpec
 from simulators.shopify_like import parse_time
 
 PAGE_SIZE = 50
@@ -128,3 +128,12 @@ class LunasoftApi(BaseApi):
                 for status_id, status, at in history
             ],
         }
+
+
+SIMULATOR = SimulatorSpec(
+    LunasoftApi,
+    currencies=("USD",),
+    credentials={"api_key": "sim-token"},
+    authorization="Bearer sim-token",
+    options={"currency": "USD"},
+)

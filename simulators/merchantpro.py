@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from simulators.model import Order
-from simulators.server import BaseApi, Query, Response
+from simulators.server import BaseApi, Query, Response, SimulatorSpec, basic
 from simulators.shopify_like import parse_time
 
 BUCHAREST = timezone(timedelta(hours=2))
@@ -178,3 +178,11 @@ class MerchantProApi(BaseApi):
                 )
             payload["line_items"] = items
         return payload
+
+
+SIMULATOR = SimulatorSpec(
+    MerchantProApi,
+    currencies=("RON", "USD"),
+    credentials={"api_key": "sim-key", "api_secret": "sim-secret"},
+    authorization=basic("sim-key", "sim-secret"),
+)

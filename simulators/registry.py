@@ -1,59 +1,27 @@
-"""The five simulators by platform id, with the credentials each expects, for the CLI,
-the demo and the tests."""
+"""The simulators by platform id, for the CLI, the demo and the tests: every module of this
+package that declares a `SIMULATOR` (`simulators.server.SimulatorSpec`), under its module name."""
 
 from __future__ import annotations
 
-import base64
+import importlib
+import pkgutil
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from simulators.flickrocket import FlickRocketApi
-from simulators.haravan import HaravanApi
-from simulators.lunasoft import LunasoftApi
-from simulators.merchantpro import MerchantProApi
+import simulators
 from simulators.model import Store
-from simulators.server import LeakyBucket, Simulator
-from simulators.spiffy import SpiffyApi
+from simulators.server import LeakyBucket, Simulator, SimulatorSpec
 
 
-@dataclass(frozen=True)
-class SimulatorSpec:
-    """How to build one platform's simulator and the config keys a shop needs to reach it."""
-
-    api: Callable[..., Any]
-    currencies: tuple[str, ...]
-    credentials: dict[str, str]  # config key -> value the simulator accepts
-    authorization: str  # the Authorization header those credentials produce
-    options: dict[str, str] = field(default_factory=dict)  # other shop keys it needs
+def _declared() -> dict[str, SimulatorSpec]:
+    found = {}
+    for module in pkgutil.iter_modules(simulators.__path__):
+        spec = getattr(importlib.import_module(f"simulators.{module.name}"), "SIMULATOR", None)
+        if spec is not None:
+            found[module.name] = spec
+    return found
 
 
-SPIFFY_BASIC = "Basic " + base64.b64encode(b"sim-key:sim-password").decode()
-
-SIMULATORS: dict[str, SimulatorSpec] = {
-    "flickrocket": SimulatorSpec(
-        FlickRocketApi, ("EUR", "USD"), {"access_token": "sim-token"}, "Bearer sim-token"
-    ),
-    "haravan": SimulatorSpec(
-        HaravanApi, ("VND", "USD", "EUR"), {"access_token": "sim-token"}, "Bearer sim-token"
-    ),
-    "lunasoft": SimulatorSpec(
-        LunasoftApi, ("USD",), {"api_key": "sim-token"}, "Bearer sim-token", {"currency": "USD"}
-    ),
-    "merchantpro": SimulatorSpec(
-        MerchantProApi,
-        ("RON", "USD"),
-        {"api_key": "sim-key", "api_secret": "sim-secret"},
-        "Basic " + base64.b64encode(b"sim-key:sim-secret").decode(),
-    ),
-    "spiffy": SimulatorSpec(
-        SpiffyApi,
-        ("AUD", "USD"),
-        {"api_key": "sim-key", "password": "sim-password"},
-        SPIFFY_BASIC,
-    ),
-}
+SIMULATORS: dict[str, SimulatorSpec] = _declared()
 
 
 def start_simulator(

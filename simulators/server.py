@@ -5,6 +5,7 @@ lets tests rewrite successful bodies before they are sent."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import threading
@@ -305,3 +306,21 @@ class Simulator:
         handler.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             handler.wfile.write(data)
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """What a platform's simulator module declares as `SIMULATOR`: its API class, the
+    currencies its store sells in, the config keys a shop needs to reach it (credentials and
+    other options) and the Authorization header those credentials produce."""
+
+    api: Callable[..., Any]
+    currencies: tuple[str, ...]
+    credentials: dict[str, str]  # config key -> value the simulator accepts
+    authorization: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def basic(user: str, password: str) -> str:
+    """The Authorization header of HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from simulators.model import Order, optional
+from simulators.server import SimulatorSpec, basic
 from simulators.shopify_like import ShopifyLikeApi
 
 SURCHARGE_RATE = Decimal("0.015")
@@ -215,3 +216,11 @@ class SpiffyApi(ShopifyLikeApi):
             ],
             "transactions": transactions,
         }
+
+
+SIMULATOR = SimulatorSpec(
+    SpiffyApi,
+    currencies=("AUD", "USD"),
+    credentials={"api_key": "sim-key", "password": "sim-password"},
+    authorization=basic("sim-key", "sim-password"),
+)

@@ -20,9 +20,9 @@ import psycopg2.extensions
 import pytest
 
 from pipelines import models
-from pipelines.core import RunOptions, Shop
 from pipelines.http import RetryPolicy
 from pipelines.runner import ShopResult, load_shops
+from pipelines.shop import RunOptions, Shop
 from simulators.registry import SIMULATORS
 from simulators.server import Simulator
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
-from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
 from pipelines.runner import load_shops
+from pipelines.shop import RunOptions
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
 from tests.helpers import FAST_RETRY, query, run_load, shop_for
@@ -280,11 +280,11 @@ def newer_without_its_last_line(payload: dict) -> dict:
 def test_an_order_served_twice_is_stored_once_with_the_children_of_its_latest_copy(
     first_load, chunk, batch, simulator, warehouse, monkeypatch
 ):
-    import pipelines.core
     import pipelines.mapping
+    import pipelines.source
 
     monkeypatch.setattr(pipelines.mapping, "CHUNK_ORDERS", chunk)
-    monkeypatch.setattr(pipelines.core, "BATCH_ORDERS", batch)
+    monkeypatch.setattr(pipelines.source, "BATCH_ORDERS", batch)
     sim = simulator("haravan", orders=60)
     shop = shop_for("haravan", sim, page_size=10)
     if not first_load:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from pipelines.core import RunOptions
 from pipelines.http import UnexpectedBody
 from pipelines.paging import page_body
-from pipelines.platforms import PLATFORMS
+from pipelines.shop import RunOptions
+from pipelines.windows import Cursor
+from platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.helpers import FAST_RETRY, shop_for
 from transforms.page import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
@@ -42,7 +43,7 @@ def test_every_platforms_pages_are_scrubbed_like_the_parsed_walk(platform, simul
     source = PLATFORMS[platform]
     run = RunOptions(started_at=datetime.now(UTC), retry=FAST_RETRY)
     client = source.connect(shop, run.retry)
-    pages = list(source.fetch(client, shop, {}, run))
+    pages = list(source.fetch(client, shop, Cursor(), run))
     client.close()
     for page in pages:
         cleaned = scrubbed_page(page.json())

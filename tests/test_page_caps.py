@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
+from pipelines.shop import RunOptions
 from simulators.registry import SIMULATORS
 from simulators.server import on_response
 from tests.expected import expected_totals, warehouse_totals

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from pipelines.core import Shop
 from pipelines.http import ApiError
-from pipelines.merchantpro import last_page as merchantpro_last_page
 from pipelines.paging import keyset_pages, offset_pages, prefetched
-from pipelines.platforms import PLATFORMS
+from pipelines.shop import Shop
+from platforms import PLATFORMS
+from platforms.merchantpro import last_page as merchantpro_last_page
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 

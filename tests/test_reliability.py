@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from pipelines import cli
-from pipelines.core import RunOptions
 from pipelines.reconcile import reconcile_shops
+from pipelines.shop import RunOptions
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
 from tests.helpers import FAST_RETRY, held_by_another_process, query, run_load, shop_for
@@ -89,7 +89,7 @@ def test_an_html_error_page_gives_a_clear_error(simulator, warehouse):
 
 
 def test_http_is_refused_for_anything_but_loopback(warehouse):
-    from pipelines.core import Shop
+    from pipelines.shop import Shop
 
     shop = Shop("haravan", "remote", "http://shop.example.com", {"access_token": "t0ken-x"})
     [result] = run_load([shop], warehouse)

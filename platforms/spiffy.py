@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import httpx
-
-from pipelines.core import Platform, Shop
-from pipelines.http import ApiClient, RetryPolicy
+from pipelines.platform import Basic, Platform
 from pipelines.shopify_family import OrdersApi
+from pipelines.source import platform_source
 from transforms.spiffy import map_order
 
 
@@ -37,18 +35,13 @@ API = OrdersApi(
     max_page_size=50,
 )
 
-
-def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
-    """A client authenticating with HTTP Basic (API key, password)."""
-    auth = httpx.BasicAuth(shop.secret("api_key"), shop.secret("password"))
-    return ApiClient(shop.label, shop.base_url, auth=auth, policy=policy)
-
-
 PLATFORM = Platform(
     name="spiffy",
-    connect=connect,
+    auth=Basic("api_key", "password"),
     fetch=API.fetch,
     list_versions=API.list_versions,
     fetch_ids=API.fetch_ids,
     map_order=map_order,
 )
+
+spiffy_source = platform_source(PLATFORM)

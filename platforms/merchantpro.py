@@ -19,32 +19,18 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
 import msgspec
 
-from pipelines.core import (
-    Fetched,
-    Platform,
-    RunOptions,
-    Shop,
-    count_or_none,
-    listed_versions,
-    next_cursor,
-    trailing_window,
-)
-from pipelines.http import ApiClient, RetryPolicy, UnexpectedBody
+from pipelines.http import ApiClient, UnexpectedBody
 from pipelines.paging import Page, offset_pages
-from pipelines.settings import DEFAULT_TRAILING_DAYS
+from pipelines.platform import Basic, Fetched, Platform, count_or_none, listed_versions
+from pipelines.shop import RunOptions, Shop
+from pipelines.source import platform_source
+from pipelines.windows import Cursor, trailing_window
 from transforms.merchantpro import map_order
 
 ENDPOINT = "/api/v2/orders"
 MAX_PAGE_SIZE = 100
-
-
-def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
-    """A client authenticating with HTTP Basic (API key, API secret)."""
-    auth = httpx.BasicAuth(shop.secret("api_key"), shop.secret("api_secret"))
-    return ApiClient(shop.label, shop.base_url, auth=auth, policy=policy)
 
 
 def last_page(body: Any) -> bool:
@@ -56,13 +42,12 @@ def last_page(body: Any) -> bool:
 
 
 def fetch(
-    client: ApiClient, shop: Shop, cursor: Mapping[str, Any], run: RunOptions
+    client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
 ) -> Generator[Page, None, Fetched]:
     """Every order (with its line items), or on an incremental run those in the trailing
     creation window that were modified since the last run; then the API's count of them."""
     page_size = shop.page_size_within(MAX_PAGE_SIZE)
-    trailing_days = int(shop.options.get("trailing_days", DEFAULT_TRAILING_DAYS))
-    window = trailing_window(cursor, shop, run, trailing_days)
+    window = trailing_window(cursor, shop, run)
     listing = {"sort": "date_created"}
     if window.created_from is not None:
         listing["created_after"] = window.created_from.date().isoformat()
@@ -73,15 +58,12 @@ def fetch(
             yield page
         expected = count(client, listing) if fetched else None
     else:
-        since = window.changed_since
         changed = [
-            order_id
-            for order_id, modified in versions(client, listing)
-            if modified is None or modified >= since
+            order_id for order_id, modified in versions(client, listing) if window.changed(modified)
         ]
         yield from fetch_ids(client, shop, changed)
         expected = len(changed)  # every order listed as changed must arrive
-    return Fetched(next_cursor(cursor, run, loaded_at=run.started_at.isoformat()), expected)
+    return Fetched(expected)
 
 
 def orders(client: ApiClient, params: dict[str, Any], page_size: int) -> Iterator[Page]:
@@ -139,9 +121,12 @@ def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Pag
 
 PLATFORM = Platform(
     name="merchantpro",
-    connect=connect,
+    auth=Basic("api_key", "api_secret"),
     fetch=fetch,
     list_versions=list_versions,
     fetch_ids=fetch_ids,
     map_order=map_order,
+    options=("trailing_days",),
 )
+
+merchantpro_source = platform_source(PLATFORM)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pipelines.core import Platform, Shop
-from pipelines.http import ApiClient, RetryPolicy, bearer
+from pipelines.platform import Bearer, Platform
 from pipelines.shopify_family import OrdersApi
+from pipelines.source import platform_source
 from transforms.flickrocket import map_order
 
 
@@ -33,19 +33,13 @@ API = OrdersApi(
     max_page_size=None,
 )
 
-
-def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
-    """A client sending the shop's access token as a bearer token."""
-    return ApiClient(
-        shop.label, shop.base_url, headers=bearer(shop.secret("access_token")), policy=policy
-    )
-
-
 PLATFORM = Platform(
     name="flickrocket",
-    connect=connect,
+    auth=Bearer("access_token"),
     fetch=API.fetch,
     list_versions=API.list_versions,
     fetch_ids=API.fetch_ids,
     map_order=map_order,
 )
+
+flickrocket_source = platform_source(PLATFORM)

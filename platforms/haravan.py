@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pipelines.core import Platform, Shop
-from pipelines.http import ApiClient, BucketPacer, RetryPolicy, bearer
+from pipelines.http import BucketPacer
+from pipelines.platform import Bearer, Platform
 from pipelines.shopify_family import OrdersApi
+from pipelines.source import platform_source
 from transforms.haravan import map_order
 
 API = OrdersApi(
@@ -28,20 +29,15 @@ API = OrdersApi(
     status_any=True,
     max_page_size=250,
 )
-CALL_LIMIT = BucketPacer(header="X-Haravan-Api-Call-Limit", leak_per_second=4.0)
-
-
-def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
-    """A client sending the shop's access token as a bearer token, paced by the call limit."""
-    headers = bearer(shop.secret("access_token"))
-    return ApiClient(shop.label, shop.base_url, headers=headers, policy=policy, pacer=CALL_LIMIT)
-
 
 PLATFORM = Platform(
     name="haravan",
-    connect=connect,
+    auth=Bearer("access_token"),
     fetch=API.fetch,
     list_versions=API.list_versions,
     fetch_ids=API.fetch_ids,
     map_order=map_order,
+    pacer=BucketPacer(header="X-Haravan-Api-Call-Limit", leak_per_second=4.0),
 )
+
+haravan_source = platform_source(PLATFORM)

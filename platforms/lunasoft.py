@@ -16,35 +16,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from pipelines.core import (
-    Fetched,
-    Platform,
-    RunOptions,
-    Shop,
-    listed_versions,
-    next_cursor,
-    trailing_window,
-)
-from pipelines.http import ApiClient, RetryPolicy, bearer
+from pipelines.http import ApiClient
 from pipelines.paging import Page, keyset_pages, page_body, record_ids
-from pipelines.settings import DEFAULT_TRAILING_DAYS
+from pipelines.platform import Bearer, Fetched, Platform, listed_versions
+from pipelines.shop import RunOptions, Shop
+from pipelines.source import platform_source
+from pipelines.windows import Cursor, trailing_window
 from transforms.lunasoft import map_order
 from transforms.values import MappingError, timestamp
 
 ENDPOINT = "/orders"
-
-
-def connect(shop: Shop, policy: RetryPolicy) -> ApiClient:
-    """A client sending the shop's API key as a bearer token."""
-    return ApiClient(
-        shop.label, shop.base_url, headers=bearer(shop.secret("api_key")), policy=policy
-    )
 
 
 def last_page(body: Any) -> bool:
@@ -54,11 +41,11 @@ def last_page(body: Any) -> bool:
 
 
 def fetch(
-    client: ApiClient, shop: Shop, cursor: Mapping[str, Any], run: RunOptions
+    client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
 ) -> Generator[Page, None, Fetched]:
     """The trailing creation window (or everything), then every order after the highest id.
-    The API cannot count, so nothing is expected."""
-    highest = cursor.get("max_id")
+    The API cannot count, so nothing is expected; the highest id read is returned."""
+    highest = cursor.max_id
 
     def pages(params: dict[str, Any], after_id: int | None) -> Iterator[Page]:
         nonlocal highest
@@ -75,21 +62,19 @@ def fetch(
             highest = max([highest or 0, *record_ids(page)])
             yield page
 
-    trailing_days = int(shop.options.get("trailing_days", DEFAULT_TRAILING_DAYS))
-    window = trailing_window(cursor, shop, run, trailing_days)
+    window = trailing_window(cursor, shop, run)
     if window.created_from is None:
         yield from pages({}, None)
     else:
-        since = window.changed_since
         params = {"created_on_after": window.created_from.strftime("%Y-%m-%dT%H:%M:%S+0000")}
         for page in pages(params, None):
             active = page.subset(
-                since is None or active_since(order, since) for order in page.fields(Activity)
+                window.changed(last_change(order)) for order in page.fields(Activity)
             )
             if active:
                 yield active
         yield from pages({}, highest)
-    return Fetched(next_cursor(cursor, run, max_id=highest, loaded_at=run.started_at.isoformat()))
+    return Fetched(max_id=highest)
 
 
 class Activity(msgspec.Struct):
@@ -100,19 +85,21 @@ class Activity(msgspec.Struct):
     statuses: Any = None
 
 
-def active_since(order: Activity | None, since: datetime) -> bool:
-    """Whether an order was created, modified or given a status at or after `since`; an order
-    whose dates cannot be read counts as active (mapping it reports the problem)."""
+def last_change(order: Activity | None) -> datetime | None:
+    """The latest of an order's creation, modification and status dates; None (so the order
+    counts as changed, and mapping reports the problem) where they cannot be read."""
     if order is None:
-        return True
+        return None
     try:
         statuses = [status.get("created") for status in order.statuses or []]
         created, *changes = (
             timestamp(value) for value in (order.created, order.modified, *statuses)
         )
     except (MappingError, AttributeError, TypeError):
-        return True
-    return created is None or any(moment >= since for moment in (created, *changes) if moment)
+        return None
+    if created is None:
+        return None
+    return max([created, *(moment for moment in changes if moment)])
 
 
 class Version(msgspec.Struct):
@@ -162,10 +149,13 @@ def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Pag
 
 PLATFORM = Platform(
     name="lunasoft",
-    connect=connect,
+    auth=Bearer("api_key"),
     fetch=fetch,
     list_versions=list_versions,
     fetch_ids=fetch_ids,
     map_order=map_order,
+    options=("currency", "trailing_days"),
     mapper_options=("currency",),
 )
+
+lunasoft_source = platform_source(PLATFORM)
