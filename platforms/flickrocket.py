@@ -1,4 +1,4 @@
-"""FlickRocket orders: `GET /api/orders.json` (platforms/flickrocket.txt).
+"""FlickRocket orders: `GET /api/orders.json`, as FlickRocket's API document describes it.
 
 - Auth: `Authorization: Bearer <access_token>`.
 - Envelope `orders`. The document shows no page size or page parameter: the server decides how

@@ -1,4 +1,4 @@
-"""Haravan orders: `GET /com/orders.json` (platforms/haravan.txt).
+"""Haravan orders: `GET /com/orders.json`, as Haravan's API document describes it.
 
 - Auth: `Authorization: Bearer <access_token>`.
 - Envelope `orders`; only OPEN orders unless `status=any`, so every request sends it.

@@ -1,4 +1,4 @@
-"""Lunasoft shopping-cart orders: `GET {base module url}/orders` (platforms/lunasoft.txt).
+"""Lunasoft shopping-cart orders: `GET {base module url}/orders`, as its document describes it.
 
 - Auth: `Authorization: Bearer <api_key>`.
 - Envelope `orders`, 50 orders a page; `next_page` is the next page number or `false`.

@@ -1,4 +1,4 @@
-"""MerchantPro orders: `GET /api/v2/orders` (platforms/merchantpro.txt).
+"""MerchantPro orders: `GET /api/v2/orders`, as MerchantPro's API document describes it.
 
 - Auth: HTTP Basic with the API key and secret.
 - Envelope `data`; `meta.count` and `meta.links.next` (null on the last page).

@@ -1,4 +1,4 @@
-"""Spiffy Stores orders: `GET /api/orders.json` (platforms/spiffy.txt).
+"""Spiffy Stores orders: `GET /api/orders.json`, as Spiffy's API document describes it.
 
 - Auth: HTTP Basic with the API key and password.
 - Envelope `orders`; only OPEN orders unless `status` says otherwise, so every request sends
