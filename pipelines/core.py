@@ -19,7 +19,7 @@ from pipelines.errors import ShopduckError
 from pipelines.http import ApiClient, ApiError, RetryPolicy
 from pipelines.mapping import MappingJob, MappingPool
 from pipelines.paging import Page, prefetched
-from transforms.page import OrderMapper
+from transforms.batch import OrderMapper
 from transforms.tables import (
     JSON_COLUMNS,
     ORDER_KEY,

@@ -16,7 +16,8 @@ import pytest
 
 from tests.helpers import query, run_load, shop_for
 from transforms import flickrocket, haravan, lunasoft, merchantpro, spiffy
-from transforms.page import MappedBatch, json_bytes, map_batch
+from transforms.batch import MappedBatch, map_batch
+from transforms.scrub import json_bytes
 from transforms.tables import ORDER_LINES, to_arrow
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,7 +15,7 @@ from pipelines.paging import page_body
 from pipelines.platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.helpers import FAST_RETRY, shop_for
-from transforms.page import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
+from transforms.scrub import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
 
 AWKWARD = [
     {"password": "p"},
