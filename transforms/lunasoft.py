@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import full_refund_lines, line_items
+from transforms.common import derived_full_refund, line_items, tax_row
 from transforms.tables import Rows
 
 REFUND_STATUSES = {"refunded"}
@@ -120,19 +120,7 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
             }
         ],
         "order_lines": lines,
-        "tax_lines": [
-            {
-                "order_id": order_id,
-                "scope": "order",
-                "line_id": "",
-                "position": 0,
-                "title": None,
-                "rate": None,
-                "amount": tax,
-            }
-        ]
-        if tax
-        else [],
+        "tax_lines": [tax_row(order_id, "order", amount=tax)] if tax else [],
         "discounts": discounts,
         "shipping_lines": [
             {
@@ -148,17 +136,7 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
         "order_status_history": history,
     }
     if refunded:
-        refund_id = f"{order_id}-refunded"
-        rows["refunds"] = [
-            {
-                "refund_id": refund_id,
-                "order_id": order_id,
-                "created_at": refunded["created_at"],
-                "note": refunded["notes"],
-                "restock": None,
-                "amount": total,
-                "is_derived": True,
-            }
-        ]
-        rows["refund_lines"] = full_refund_lines(refund_id, order_id, lines)
+        rows.update(
+            derived_full_refund(order_id, lines, refunded["created_at"], total, refunded["notes"])
+        )
     return rows

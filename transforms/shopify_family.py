@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import first_present, prorated
+from transforms.common import TaxScope, first_present, prorated, tax_row
 
 Money = Callable[[Any], Decimal | None]
 
@@ -109,7 +109,7 @@ def line_rows(
 
 def tax_line_rows(
     order_id: str,
-    scope: str,
+    scope: TaxScope,
     line_id: str,
     tax_lines: list[Mapping[str, Any]],
     money: Money,
@@ -117,15 +117,15 @@ def tax_line_rows(
 ) -> list[dict[str, Any]]:
     """`tax_lines` rows whose `price` is the tax amount and `rate` a fraction (Shopify's shape)."""
     return [
-        {
-            "order_id": order_id,
-            "scope": scope,
-            "line_id": line_id,
-            "position": first_position + position,
-            "title": v.text(tax.get("title")),
-            "rate": v.rate(tax.get("rate")),
-            "amount": money(tax.get("price")),
-        }
+        tax_row(
+            order_id,
+            scope,
+            line_id=line_id,
+            position=first_position + position,
+            title=v.text(tax.get("title")),
+            rate=v.rate(tax.get("rate")),
+            amount=money(tax.get("price")),
+        )
         for position, tax in enumerate(tax_lines)
     ]
 
