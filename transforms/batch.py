@@ -58,7 +58,6 @@ def map_page(
             )
             continue
         order = order_rows["orders"][0]
-        order["is_deleted"] = False
         for name, table_rows in order_rows.items():
             rows[name].extend(table_rows)
         rows["raw_orders"].append(

@@ -87,24 +87,35 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         "orders": [
             {
                 "order_id": order_id,
+                "order_number": None,
+                "name": None,
                 "created_at": v.timestamp(order.get("date_created")),
                 "updated_at": modified,
+                "processed_at": None,
+                "cancelled_at": None,
+                "closed_at": None,
+                "cancel_reason": None,
                 "currency": v.currency(order.get("currency")),
                 "financial_status": payment_status,
                 "fulfillment_status": shipping_status,
+                "order_status": None,
                 "is_cancelled": payment_status in CANCELLED or shipping_status == "cancelled",
+                "is_test": None,
                 "taxes_included": False,
                 "subtotal_price": sum(
                     (money(i.get("line_subtotal_net")) or Decimal(0) for i in items), Decimal(0)
                 ),
+                "total_discounts": None,
                 "total_shipping": shipping_price,
                 "total_tax": sum((t["amount"] for t in taxes), Decimal(0)),
+                "total_surcharge": None,
                 "total_price": total,
                 "customer_id": v.identifier(order.get("customer_id")),
                 "email": v.text(order.get("customer_email")),
                 "source_name": v.text(order.get("channel_name")),
                 "parent_order_id": v.identifier(order.get("parent_id")),
                 "return_source_order_id": v.identifier(order.get("return_source_id")),
+                "is_deleted": False,  # the platform still serves the order
             }
         ],
         "order_lines": lines,

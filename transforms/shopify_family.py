@@ -56,19 +56,25 @@ def order_row(
         "currency": v.currency(order.get("currency")),
         "financial_status": financial_status,
         "fulfillment_status": v.status(first_present(order, spelling.fulfillment_status)),
+        "order_status": None,
         "is_test": v.flag(order.get("test")),
         "taxes_included": v.flag(order.get("taxes_included")),
         "subtotal_price": money(order.get("subtotal_price")),
         "total_discounts": money(order.get("total_discounts")),
+        "total_shipping": None,  # each platform's mapper sets it (from its shipping lines)
         "total_tax": v.required(
             money(first_present(order, spelling.total_tax)), "orders.total_tax", *spelling.total_tax
         ),
+        "total_surcharge": None,
         "total_price": v.required(
             money(order.get("total_price")), "orders.total_price", "total_price"
         ),
         "customer_id": v.identifier(customer.get("id")),
         "email": v.text(order.get("email")),
         "source_name": v.text(order.get("source_name")),
+        "parent_order_id": None,
+        "return_source_order_id": None,
+        "is_deleted": False,  # the platform still serves the order
     }
 
 
