@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -151,10 +150,8 @@ class MerchantProApi(BaseApi):
             "billing_country_code": "RO",
         }
         if with_lines:
-            seen: Counter = Counter()
             items = []
             for line in order.lines:
-                seen[line.product_id] += 1
                 net = line.price * line.quantity - line.discount
                 tax = order.line_tax(line)
                 items.append(
