@@ -1,5 +1,5 @@
 """MerchantPro simulator: `GET /api/v2/orders` and `/api/v2/orders/{id}` as
-platforms/merchantpro.txt describes them: `data` envelope with `meta.count` and
+MerchantPro's API document describes them: `data` envelope with `meta.count` and
 `meta.links.next`, `start`/`limit` offsets (at most 100), line items only with
 `include=line_items`, `fields`, the documented filters and sorts, money as JSON floats and
 timestamps with a `+02:00` offset. Orders have no refund records: a fully refunded order's
