@@ -19,7 +19,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.page import MappedBatch
+from transforms.batch import MappedBatch
 from transforms.tables import RESET_MARKER, TABLES, to_arrow
 
 UNKNOWN = datetime.min.replace(tzinfo=UTC)  # the change time of a copy that could not be mapped

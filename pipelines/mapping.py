@@ -15,7 +15,7 @@ from datetime import datetime
 from types import TracebackType
 
 from pipelines.paging import Page
-from transforms.page import MappedBatch, OrderMapper, map_batch
+from transforms.batch import MappedBatch, OrderMapper, map_batch
 
 CHUNK_ORDERS = 500  # orders in one task for a worker
 TASKS_PER_WORKER = 2  # tasks queued per worker, so none waits for the next chunk
@@ -43,7 +43,7 @@ class MappingPool:
 
     def __init__(self, preload: Iterable[str] = (), workers: int | None = None) -> None:
         self.workers = workers or _usable_cores()
-        self._preload = sorted({"transforms.page", *preload})
+        self._preload = sorted({"transforms.batch", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 

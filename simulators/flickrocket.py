@@ -1,5 +1,5 @@
 """FlickRocket simulator: `GET /api/orders.json`, `/api/orders/count.json`,
-`/api/orders/{id}.json` as platforms/flickrocket.txt describes them: money in integer cents,
+`/api/orders/{id}.json` as FlickRocket's API document describes them: money in integer cents,
 tax lines as taxed base + percentage rate, GMT timestamps without an offset, refund lines with a
 full `line_item` but no `line_item_id`, customers with password fields, and a page size the
 server chooses (it ignores `limit`)."""

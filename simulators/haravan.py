@@ -1,5 +1,5 @@
 """Haravan simulator: `GET /com/orders.json`, `/com/orders/count.json`, `/com/orders/{id}.json`
-as platforms/haravan.txt describes them (open orders unless `status=any`, `limit` up to 250,
+as Haravan's API document describes them (open orders unless `status=any`, `limit` up to 250,
 `X-Haravan-Api-Call-Limit`, decimal-string money, refunds with refund line items)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Lunasoft shopping-cart simulator: `GET /orders` and `/orders/{id}` under the base module url,
-as platforms/lunasoft.txt describes them: 50 orders a page, `page` and `next_page` (a number or
+as Lunasoft's API document describes them: 50 orders a page, `page` and `next_page` (a number or
 false), default sort `-id`, filters `id` (>=) and `created_on_after`, every value a string,
 "0000-00-00" for missing dates, card data, and a `statuses` history (newest first)."""
 

@@ -1,5 +1,5 @@
 """MerchantPro simulator: `GET /api/v2/orders` and `/api/v2/orders/{id}` as
-platforms/merchantpro.txt describes them: `data` envelope with `meta.count` and
+MerchantPro's API document describes them: `data` envelope with `meta.count` and
 `meta.links.next`, `start`/`limit` offsets (at most 100), line items only with
 `include=line_items`, `fields`, the documented filters and sorts, money as JSON floats and
 timestamps with a `+02:00` offset. Orders have no refund records: a fully refunded order's
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -151,10 +150,8 @@ class MerchantProApi(BaseApi):
             "billing_country_code": "RO",
         }
         if with_lines:
-            seen: Counter = Counter()
             items = []
             for line in order.lines:
-                seen[line.product_id] += 1
                 net = line.price * line.quantity - line.discount
                 tax = order.line_tax(line)
                 items.append(

@@ -1,5 +1,5 @@
 """Spiffy Stores simulator: `GET /api/orders.json`, `/api/orders/count.json`,
-`/api/orders/{id}.json` as platforms/spiffy.txt describes them: open orders unless `status`,
+`/api/orders/{id}.json` as Spiffy Stores' API document describes them: open orders unless `status`,
 `limit` 30 by default and at most 50, filters to the minute ("2014-12-31 12:00"), decimal-string
 money, coupon and cart discounts, surcharges, `fulfilments`, and refunds only as transactions.
 

@@ -135,18 +135,6 @@ def spiffy_totals(store: Store) -> Totals:
     return totals
 
 
-EXPECTED = {
-    "haravan": shopify_like_totals,
-    "flickrocket": flickrocket_totals,
-    "spiffy": spiffy_totals,
-}
-
-
-def expected_totals(platform: str, store: Store) -> Totals:
-    """The measures a correct load of `store` gives for `platform`."""
-    return EXPECTED[platform](store)
-
-
 def _full_refund_totals(orders: list, refunded: list) -> dict[str, tuple]:
     lines = [line for o in refunded for line in o.lines]
     return {
@@ -189,5 +177,15 @@ def lunasoft_totals(store: Store) -> Totals:
     return totals
 
 
-EXPECTED["merchantpro"] = merchantpro_totals
-EXPECTED["lunasoft"] = lunasoft_totals
+EXPECTED = {
+    "haravan": shopify_like_totals,
+    "flickrocket": flickrocket_totals,
+    "spiffy": spiffy_totals,
+    "merchantpro": merchantpro_totals,
+    "lunasoft": lunasoft_totals,
+}
+
+
+def expected_totals(platform: str, store: Store) -> Totals:
+    """The measures a correct load of `store` gives for `platform`."""
+    return EXPECTED[platform](store)

@@ -25,8 +25,15 @@ from pipelines.runner import ShopResult, load_shops
 from pipelines.shop import RunOptions, Shop
 from simulators.registry import SIMULATORS
 from simulators.server import Simulator
+from transforms.tables import Table
 
 FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.2, timeout=1.0)
+
+
+def table_row(table: Table, **values: object) -> dict[str, object]:
+    """A row of `table` with `values` and NULL in the columns a test does not need (a row must
+    say every column); a key that is not a column stays, for `to_arrow` to refuse."""
+    return dict.fromkeys(table.column_names) | values
 
 
 def shop_for(platform: str, sim: Simulator, name: str | None = None, **overrides: object) -> Shop:

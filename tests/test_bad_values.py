@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import query, run_load, shop_for
+from tests.helpers import query, run_load, shop_for, table_row
 from transforms import flickrocket, haravan, lunasoft, merchantpro, spiffy
-from transforms.page import MappedBatch, json_bytes, map_batch
+from transforms.batch import MappedBatch, map_batch
+from transforms.scrub import json_bytes
 from transforms.tables import ORDER_LINES, to_arrow
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -184,19 +185,35 @@ def test_an_empty_list_of_line_items_is_not_missing():
     assert order_ids(batch, "order_lines") == {"450789469"}
 
 
-def test_a_row_key_that_is_not_a_column_fails_loudly():
-    row = {"order_id": "1", "line_id": "1", "varient_id": "7"}
-    with pytest.raises(ValueError, match=r"order_lines.*varient_id"):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda row: row.update(varient_id=row.pop("variant_id")),
+            r"\['varient_id'\].*\['variant_id'\]",
+        ),
+        (lambda row: row.pop("tax_amount"), r"not columns \[\], columns missing \['tax_amount'\]"),
+        (lambda row: row.update(note=None), r"not columns \['note'\], columns missing \[\]"),
+    ],
+    ids=["misspelt", "missing", "extra"],
+)
+def test_a_row_whose_keys_are_not_its_columns_fails_loudly(change: Callable, message: str):
+    """`pa.Table.from_pylist` would drop the misspelt key and load NULL for the missing column;
+    `to_arrow` names the table and the keys instead."""
+    row = table_row(ORDER_LINES, order_id="1", line_id="1")
+    to_arrow(ORDER_LINES, "haravan", "shop", [row])  # the whole row is fine
+    change(row)
+    with pytest.raises(ValueError, match="^order_lines rows .*" + message):
         to_arrow(ORDER_LINES, "haravan", "shop", [row])
 
-    def misspelt(payload: dict) -> dict:
+    def mistaken(payload: dict) -> dict:
         rows = haravan.map_order(payload)
-        rows["order_lines"][0]["varient_id"] = rows["order_lines"][0].pop("variant_id")
+        change(rows["order_lines"][0])
         return rows
 
     page = (FIXTURES / "haravan_sample_order.json").read_text()
-    with pytest.raises(ValueError, match="varient_id"):  # a mapper's typo is no data problem
-        map_batch(misspelt, "haravan", "shop", [f"[{page}]".encode()], SEEN, True)
+    with pytest.raises(ValueError, match=message):  # a mapper's mistake is no data problem
+        map_batch(mistaken, "haravan", "shop", [f"[{page}]".encode()], SEEN, True)
 
 
 # --- end to end: the shop loads, and loads again ------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.helpers import query, run_load, shop_for
 from transforms.flickrocket import map_order
-from transforms.page import scrub
+from transforms.scrub import scrub
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

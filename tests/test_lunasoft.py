@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.helpers import query, run_load, shop_for
+from transforms.batch import map_page
 from transforms.lunasoft import map_order
-from transforms.page import map_page, scrub
+from transforms.scrub import scrub
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -18,7 +18,7 @@ import pytest
 from pipelines import models
 from pipelines.models import ModelError, apply_models, run_checks
 from pipelines.report import open_read_only, summary, top_refunded
-from tests.helpers import break_a_model, held_by_another_process, query
+from tests.helpers import break_a_model, held_by_another_process, query, table_row
 from transforms.tables import TABLES, to_arrow
 
 pytestmark = pytest.mark.xdist_group("demo_warehouse")  # share the demo warehouse (conftest)
@@ -268,8 +268,9 @@ def test_every_commerce_table_is_checked_for_duplicates_of_its_key(demo_copy):
     nobody remembered to list, is reported."""
     with duckdb.connect(str(demo_copy)) as con:
         for table in TABLES:
-            row = {column: 0 if column == "position" else "dup" for column in table.key[2:]}
-            duplicate = to_arrow(table, "dup", "dup", [row | {"order_id": "dup"}] * 2)  # noqa: F841
+            key = {column: 0 if column == "position" else "dup" for column in table.key[2:]}
+            row = table_row(table, **key) | {"order_id": "dup"}
+            duplicate = to_arrow(table, "dup", "dup", [row] * 2)  # noqa: F841
             con.execute(f"insert into commerce.{table.name} by name select * from duplicate")
         results = run_checks(con)
     flagged = {name for name, rows in results.items() if rows and name.startswith("unique_key_")}

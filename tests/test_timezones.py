@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.models import apply_models
-from tests.helpers import copy_commerce, fresh_postgres_database, write_shops
+from tests.helpers import copy_commerce, fresh_postgres_database, table_row, write_shops
 from transforms.tables import ORDER_LINES, ORDERS, REFUND_LINES, REFUNDS, Table, to_arrow
 
 SHOPS = {
@@ -48,20 +48,20 @@ def scenario_rows(zone: str) -> dict[Table, list[dict[str, object]]]:
     }
     for name, created, price, refunded in SCENARIO:
         rows[ORDERS].append(
-            {"order_id": name, "created_at": at(created, zone), "currency": "USD"}
+            table_row(ORDERS, order_id=name, created_at=at(created, zone), currency="USD")
             | {"total_discounts": Decimal(0), "total_price": 2 * price}
             | {"is_test": False, "is_cancelled": False, "is_deleted": False}
         )
         rows[ORDER_LINES].append(
-            {"order_id": name, "line_id": "1", "product_id": "p", "quantity": 2}
+            table_row(ORDER_LINES, order_id=name, line_id="1", product_id="p", quantity=2)
             | {"unit_price": price, "total_discount": Decimal(0), "is_gift_card": False}
         )
         rows[REFUNDS].append(
-            {"refund_id": f"r-{name}", "order_id": name, "created_at": at(refunded, zone)}
-            | {"amount": price, "is_derived": False}
+            table_row(REFUNDS, refund_id=f"r-{name}", order_id=name)
+            | {"created_at": at(refunded, zone), "amount": price, "is_derived": False}
         )
         rows[REFUND_LINES].append(
-            {"refund_id": f"r-{name}", "refund_line_id": "1", "order_id": name}
+            table_row(REFUND_LINES, refund_id=f"r-{name}", refund_line_id="1", order_id=name)
             | {"line_id": "1", "quantity": 1, "subtotal": price}
         )
     return rows

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from transforms.tables import Rows
 from transforms.values import MappingError, round_cents
+
+TaxScope = Literal["order", "line", "shipping"]
 
 
 def first_present(record: Mapping[str, Any], names: Sequence[str]) -> Any:
@@ -57,17 +61,72 @@ def prorated(amount: Decimal | None, part: int, whole: int | None) -> Decimal:
     return round_cents(amount * part / whole)
 
 
-def full_refund_lines(refund_id: str, order_id: str, lines: list[dict]) -> list[dict]:
-    """Refund lines for a refund of the whole order: every line, its full quantity and net."""
-    return [
-        {
-            "refund_id": refund_id,
-            "refund_line_id": line["line_id"],
-            "order_id": order_id,
-            "line_id": line["line_id"],
-            "quantity": line["quantity"],
-            "subtotal": (line["unit_price"] or Decimal(0)) * (line["quantity"] or 0)
-            - (line["total_discount"] or Decimal(0)),
-        }
-        for line in lines
-    ]
+def tax_row(
+    order_id: str,
+    scope: TaxScope,
+    *,
+    line_id: str = "",
+    position: int = 0,
+    title: str | None = None,
+    rate: Decimal | None = None,
+    amount: Decimal | None,
+) -> dict[str, Any]:
+    """A `tax_lines` row. `line_id` names the order line of a line-scope tax and is "" for the
+    other scopes, since it is part of the table's key; `position` counts the scope's tax lines
+    (per line, for line scope)."""
+    return {
+        "order_id": order_id,
+        "scope": scope,
+        "line_id": line_id,
+        "position": position,
+        "title": title,
+        "rate": rate,
+        "amount": amount,
+    }
+
+
+def derived_refund(
+    refund_id: str,
+    order_id: str,
+    created_at: datetime | None,
+    amount: Decimal | None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """A `refunds` row for a platform without refund records, derived from what says money
+    was returned (a status, a refund transaction): `is_derived`, and no restock known."""
+    return {
+        "refund_id": refund_id,
+        "order_id": order_id,
+        "created_at": created_at,
+        "note": note,
+        "restock": None,
+        "amount": amount,
+        "is_derived": True,
+    }
+
+
+def derived_full_refund(
+    order_id: str,
+    lines: list[dict[str, Any]],
+    created_at: datetime | None,
+    amount: Decimal | None,
+    note: str | None = None,
+) -> Rows:
+    """The `refunds` and `refund_lines` rows of a refund of the whole order, derived from the
+    order's status: every line, its full quantity and net (MerchantPro, Lunasoft)."""
+    refund_id = f"{order_id}-refunded"
+    return {
+        "refunds": [derived_refund(refund_id, order_id, created_at, amount, note)],
+        "refund_lines": [
+            {
+                "refund_id": refund_id,
+                "refund_line_id": line["line_id"],
+                "order_id": order_id,
+                "line_id": line["line_id"],
+                "quantity": line["quantity"],
+                "subtotal": (line["unit_price"] or Decimal(0)) * (line["quantity"] or 0)
+                - (line["total_discount"] or Decimal(0)),
+            }
+            for line in lines
+        ],
+    }

@@ -16,7 +16,7 @@ from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
-from transforms.common import line_items, spread_rounding_to_total
+from transforms.common import line_items, spread_rounding_to_total, tax_row
 from transforms.tables import Rows
 
 money = partial(v.money, cents=True)
@@ -30,15 +30,14 @@ def tax_rows(order_id: str, tax_lines: list[Mapping[str, Any]], total_tax: Decim
         [base * (rate or 0) for base, rate in zip(bases, rates, strict=True)], total_tax
     )
     return [
-        {
-            "order_id": order_id,
-            "scope": "order",
-            "line_id": "",
-            "position": position,
-            "title": v.text(tax.get("title")),
-            "rate": rates[position],
-            "amount": amounts[position],
-        }
+        tax_row(
+            order_id,
+            "order",
+            position=position,
+            title=v.text(tax.get("title")),
+            rate=rates[position],
+            amount=amounts[position],
+        )
         for position, tax in enumerate(tax_lines)
     ]
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import full_refund_lines, line_items
+from transforms.common import derived_full_refund, line_items, tax_row
 from transforms.tables import Rows
 
 REFUND_STATUSES = {"refunded"}
@@ -76,11 +76,16 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
             "order_id": order_id,
             "line_id": v.required_id(item.get("id"), "line item id"),
             "product_id": v.identifier(item.get("product_id")),
+            "variant_id": None,
             "sku": v.text(item.get("sku")),
             "title": v.text(item.get("name")),
+            "variant_title": None,
             "quantity": v.quantity(item.get("quantity")),
             "unit_price": money(item.get("cost")),
             "total_discount": None,
+            "tax_amount": None,
+            "taxable": None,
+            "requires_shipping": None,
             "is_gift_card": v.flag(item.get("is_gift_certificate")),
         }
         for item in items
@@ -98,41 +103,39 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
             {
                 "order_id": order_id,
                 "order_number": v.identifier(order.get("order_num")),
+                "name": None,
                 "created_at": created,
                 "updated_at": v.timestamp(order.get("modified")) or created,
+                "processed_at": None,
                 "cancelled_at": cancelled["created_at"] if cancelled else None,
+                "closed_at": None,
+                "cancel_reason": None,
                 "currency": v.currency(currency),
                 "financial_status": "paid" if v.flag(order.get("is_paid")) else "pending",
                 "fulfillment_status": "fulfilled" if v.flag(order.get("is_fulfilled")) else None,
                 "order_status": current_status,
                 # the list endpoint sends no `statuses`: the current status alone may say it
                 "is_cancelled": cancelled is not None or current_status in CANCEL_STATUSES,
+                "is_test": None,
+                "taxes_included": None,
                 "subtotal_price": sum(
                     (money(i.get("total_cost")) or Decimal(0) for i in items), Decimal(0)
                 ),
                 "total_discounts": sum((d["amount"] or Decimal(0) for d in discounts), Decimal(0)),
                 "total_shipping": shipping,
                 "total_tax": tax,
+                "total_surcharge": None,
                 "total_price": total,
                 "customer_id": v.identifier(order.get("user_id")),
                 "email": v.text(order.get("email")),
                 "source_name": "web" if v.flag(order.get("web_order")) else None,
+                "parent_order_id": None,
+                "return_source_order_id": None,
+                "is_deleted": False,  # the platform still serves the order
             }
         ],
         "order_lines": lines,
-        "tax_lines": [
-            {
-                "order_id": order_id,
-                "scope": "order",
-                "line_id": "",
-                "position": 0,
-                "title": None,
-                "rate": None,
-                "amount": tax,
-            }
-        ]
-        if tax
-        else [],
+        "tax_lines": [tax_row(order_id, "order", amount=tax)] if tax else [],
         "discounts": discounts,
         "shipping_lines": [
             {
@@ -148,17 +151,7 @@ def map_order(order: Mapping[str, Any], currency: str | None = None) -> Rows:
         "order_status_history": history,
     }
     if refunded:
-        refund_id = f"{order_id}-refunded"
-        rows["refunds"] = [
-            {
-                "refund_id": refund_id,
-                "order_id": order_id,
-                "created_at": refunded["created_at"],
-                "note": refunded["notes"],
-                "restock": None,
-                "amount": total,
-                "is_derived": True,
-            }
-        ]
-        rows["refund_lines"] = full_refund_lines(refund_id, order_id, lines)
+        rows.update(
+            derived_full_refund(order_id, lines, refunded["created_at"], total, refunded["notes"])
+        )
     return rows

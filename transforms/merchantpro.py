@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import full_refund_lines, line_items
+from transforms.common import derived_full_refund, line_items, tax_row
 from transforms.tables import Rows
 
 money = v.money
@@ -66,29 +66,18 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         )
         if tax:
             taxes.append(
-                {
-                    "order_id": order_id,
-                    "scope": "line",
-                    "line_id": ident,
-                    "position": 0,
-                    "title": v.text(item.get("product_tax_name")),
-                    "rate": v.rate(item.get("product_tax_percent"), percent=True),
-                    "amount": tax,
-                }
+                tax_row(
+                    order_id,
+                    "line",
+                    line_id=ident,
+                    title=v.text(item.get("product_tax_name")),
+                    rate=v.rate(item.get("product_tax_percent"), percent=True),
+                    amount=tax,
+                )
             )
     shipping_tax = money(order.get("shipping_tax_amount"))
     if shipping_tax:
-        taxes.append(
-            {
-                "order_id": order_id,
-                "scope": "shipping",
-                "line_id": "",
-                "position": 0,
-                "title": None,
-                "rate": None,
-                "amount": shipping_tax,
-            }
-        )
+        taxes.append(tax_row(order_id, "shipping", amount=shipping_tax))
     shipping_price = money(order.get("shipping_amount"))
     modified = v.timestamp(order.get("date_modified"))
     total = v.required(money(order.get("total_amount")), "orders.total_price", "total_amount")
@@ -98,24 +87,35 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         "orders": [
             {
                 "order_id": order_id,
+                "order_number": None,
+                "name": None,
                 "created_at": v.timestamp(order.get("date_created")),
                 "updated_at": modified,
+                "processed_at": None,
+                "cancelled_at": None,
+                "closed_at": None,
+                "cancel_reason": None,
                 "currency": v.currency(order.get("currency")),
                 "financial_status": payment_status,
                 "fulfillment_status": shipping_status,
+                "order_status": None,
                 "is_cancelled": payment_status in CANCELLED or shipping_status == "cancelled",
+                "is_test": None,
                 "taxes_included": False,
                 "subtotal_price": sum(
                     (money(i.get("line_subtotal_net")) or Decimal(0) for i in items), Decimal(0)
                 ),
+                "total_discounts": None,
                 "total_shipping": shipping_price,
                 "total_tax": sum((t["amount"] for t in taxes), Decimal(0)),
+                "total_surcharge": None,
                 "total_price": total,
                 "customer_id": v.identifier(order.get("customer_id")),
                 "email": v.text(order.get("customer_email")),
                 "source_name": v.text(order.get("channel_name")),
                 "parent_order_id": v.identifier(order.get("parent_id")),
                 "return_source_order_id": v.identifier(order.get("return_source_id")),
+                "is_deleted": False,  # the platform still serves the order
             }
         ],
         "order_lines": lines,
@@ -138,17 +138,5 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         else [],
     }
     if payment_status == "refunded":
-        refund_id = f"{order_id}-refunded"
-        rows["refunds"] = [
-            {
-                "refund_id": refund_id,
-                "order_id": order_id,
-                "created_at": modified,
-                "note": None,
-                "restock": None,
-                "amount": total,
-                "is_derived": True,
-            }
-        ]
-        rows["refund_lines"] = full_refund_lines(refund_id, order_id, lines)
+        rows.update(derived_full_refund(order_id, lines, modified, total))
     return rows

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from transforms import values as v
-from transforms.common import first_present, prorated
+from transforms.common import TaxScope, first_present, prorated, tax_row
 
 Money = Callable[[Any], Decimal | None]
 
@@ -56,19 +56,25 @@ def order_row(
         "currency": v.currency(order.get("currency")),
         "financial_status": financial_status,
         "fulfillment_status": v.status(first_present(order, spelling.fulfillment_status)),
+        "order_status": None,
         "is_test": v.flag(order.get("test")),
         "taxes_included": v.flag(order.get("taxes_included")),
         "subtotal_price": money(order.get("subtotal_price")),
         "total_discounts": money(order.get("total_discounts")),
+        "total_shipping": None,  # each platform's mapper sets it (from its shipping lines)
         "total_tax": v.required(
             money(first_present(order, spelling.total_tax)), "orders.total_tax", *spelling.total_tax
         ),
+        "total_surcharge": None,
         "total_price": v.required(
             money(order.get("total_price")), "orders.total_price", "total_price"
         ),
         "customer_id": v.identifier(customer.get("id")),
         "email": v.text(order.get("email")),
         "source_name": v.text(order.get("source_name")),
+        "parent_order_id": None,
+        "return_source_order_id": None,
+        "is_deleted": False,  # the platform still serves the order
     }
 
 
@@ -109,7 +115,7 @@ def line_rows(
 
 def tax_line_rows(
     order_id: str,
-    scope: str,
+    scope: TaxScope,
     line_id: str,
     tax_lines: list[Mapping[str, Any]],
     money: Money,
@@ -117,15 +123,15 @@ def tax_line_rows(
 ) -> list[dict[str, Any]]:
     """`tax_lines` rows whose `price` is the tax amount and `rate` a fraction (Shopify's shape)."""
     return [
-        {
-            "order_id": order_id,
-            "scope": scope,
-            "line_id": line_id,
-            "position": first_position + position,
-            "title": v.text(tax.get("title")),
-            "rate": v.rate(tax.get("rate")),
-            "amount": money(tax.get("price")),
-        }
+        tax_row(
+            order_id,
+            scope,
+            line_id=line_id,
+            position=first_position + position,
+            title=v.text(tax.get("title")),
+            rate=v.rate(tax.get("rate")),
+            amount=money(tax.get("price")),
+        )
         for position, tax in enumerate(tax_lines)
     ]
 

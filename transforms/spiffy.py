@@ -19,7 +19,7 @@ from typing import Any
 
 from transforms import shopify_family as sf
 from transforms import values as v
-from transforms.common import line_items
+from transforms.common import derived_refund, line_items
 from transforms.tables import Rows
 
 money = v.money
@@ -57,24 +57,24 @@ def cart_discount_rows(order_id: str, order: Mapping[str, Any], first_position: 
     ]
 
 
-def derived_refunds(order_id: str, transactions: list[dict]) -> list[dict]:
-    """One refund per successful refund transaction, dated by it (`is_derived`)."""
-    refunds = []
-    for transaction in transactions:
-        if transaction["kind"] == "refund" and transaction["status"] == "success":
-            transaction["refund_id"] = transaction["transaction_id"]
-            refunds.append(
-                {
-                    "refund_id": transaction["transaction_id"],
-                    "order_id": order_id,
-                    "created_at": transaction["created_at"],
-                    "note": None,
-                    "restock": None,
-                    "amount": transaction["amount"],
-                    "is_derived": True,
-                }
-            )
-    return refunds
+def refunding(transactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transactions, each successful refund one linked to the refund it is derived into:
+    the refund takes the transaction's id (new rows; the given ones are left as they are)."""
+    return [
+        {**t, "refund_id": t["transaction_id"]}
+        if t["kind"] == "refund" and t["status"] == "success"
+        else t
+        for t in transactions
+    ]
+
+
+def derived_refunds(order_id: str, transactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One refund per refund transaction linked by `refunding`, dated by it (`is_derived`)."""
+    return [
+        derived_refund(t["refund_id"], order_id, t["created_at"], t["amount"])
+        for t in transactions
+        if t["refund_id"] is not None
+    ]
 
 
 def map_order(order: Mapping[str, Any]) -> Rows:
@@ -90,8 +90,10 @@ def map_order(order: Mapping[str, Any]) -> Rows:
         total_surcharge=money(order.get("surcharge_price")),
     )
     codes = sf.discount_rows(order_id, order.get("discount_codes") or [], money)
-    transactions = sf.transaction_rows(
-        order_id, order.get("transactions") or [], money, currency=row["currency"]
+    transactions = refunding(
+        sf.transaction_rows(
+            order_id, order.get("transactions") or [], money, currency=row["currency"]
+        )
     )
     return {
         "orders": [row],

@@ -237,6 +237,8 @@ TABLES: tuple[Table, ...] = (
 )
 JSON_COLUMNS = {"raw_orders": ("payload",), "quarantine": ("payload",)}
 
+# Table name -> its rows. A row has every column of its table and no other key: `to_arrow`
+# checks, so a misspelt or forgotten column fails instead of loading as NULL.
 Rows = dict[str, list[dict[str, object]]]
 
 
@@ -250,8 +252,8 @@ def to_arrow(
     """Arrow table of `rows` with platform and shop prepended and, for child tables, the
     `_reset_marker` column plus one marker row per order in `reset_orders`.
 
-    A row key that is not a column raises ValueError (a mapper's typo, which would otherwise
-    load as NULL); a value that its column cannot hold raises one of `UNFIT_ERRORS`."""
+    A row whose keys are not exactly the table's columns raises ValueError (see
+    `check_columns`); a value that its column cannot hold raises one of `UNFIT_ERRORS`."""
     check_columns(table, rows)
     markers = [table.marker_key(order_id) for order_id in reset_orders]
     body = pa.Table.from_pylist(rows + markers, schema=table.schema)
@@ -267,11 +269,21 @@ def to_arrow(
 
 
 def check_columns(table: Table, rows: list[dict[str, object]]) -> None:
-    """Raise ValueError when a row has a key that is not a column of `table`:
-    `pa.Table.from_pylist` would drop it without a word."""
-    unknown = set().union(*rows) - table.column_names
-    if unknown:
-        raise ValueError(f"{table.name} rows have keys that are not its columns: {sorted(unknown)}")
+    """Raise ValueError, naming the table and the keys, unless every row has exactly the
+    columns of `table` (without platform and shop).
+
+    `pa.Table.from_pylist` drops a key that is not a column and loads a column that is not a
+    key as NULL, so a mapper's misspelt or forgotten column would load without a word: a row
+    says every column, None where the platform sends nothing. The rows of one mapper share a
+    few key orders, so each distinct one is compared once."""
+    for keys in {tuple(row) for row in rows}:
+        if frozenset(keys) != table.column_names:
+            unknown = sorted(set(keys) - table.column_names)
+            missing = sorted(table.column_names.difference(keys))
+            raise ValueError(
+                f"{table.name} rows do not have its columns: "
+                f"keys that are not columns {unknown}, columns missing {missing}"
+            )
 
 
 def unfit_values(table: Table, rows: list[dict[str, object]]) -> dict[int, str]:

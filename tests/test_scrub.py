@@ -16,7 +16,7 @@ from pipelines.windows import Cursor
 from platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.helpers import FAST_RETRY, shop_for
-from transforms.page import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
+from transforms.scrub import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
 
 AWKWARD = [
     {"password": "p"},

@@ -1,19 +1,17 @@
-"""Map pages of platform payloads to warehouse rows and arrow tables, quarantining what cannot
-be mapped or what a warehouse column cannot hold."""
+"""Batches of pages -> one arrow table per warehouse table: each order payload mapped to rows,
+and what cannot be mapped, or holds a value a warehouse column cannot hold, quarantined."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from transforms.scrub import json_bytes, scrubbed_page
 from transforms.tables import QUARANTINE, TABLES, UNFIT_ERRORS, Rows, iter_tables, unfit_values
 from transforms.values import MappingError, identifier
 
@@ -31,92 +29,17 @@ _BAD_INPUT = (
     ArithmeticError,
 )
 
-SENSITIVE_KEYS = frozenset(
-    {
-        "password",
-        "password_confirmation",
-        "credit_card_number",
-        "credit_card_bin",
-        "card_number",
-        "card_last_4",
-        "card_type",
-        "check_num",
-        "cvv",
-        "cvv_result_code",
-        "avs_result_code",
-    }
-)
-
-
-# In compact JSON (no whitespace between tokens) a member is `"name":value` and a quote inside a
-# string is always escaped, so these match real members only, never text inside a value.
-_SCALAR = rb'(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null)'
-_SENSITIVE_MEMBERS = [
-    (
-        b'"%s":' % re.escape(key.encode()),
-        re.compile(b',"%s":' % re.escape(key.encode()) + _SCALAR + b"(?=[,}])"),  # not first
-        re.compile(b'{"%s":' % re.escape(key.encode()) + _SCALAR + b",?"),  # first in its object
-    )
-    for key in sorted(SENSITIVE_KEYS)
-]
-# A key written with an escape (`"pass\u0077ord":`) would hide from those searches; such a
-# key (rare: the escapes APIs write are in values) sends the page through the walk.
-_ESCAPED_KEY = re.compile(rb'\\(?:[^"\\]|\\.)*":')
-
-
-def scrubbed_page(page: bytes) -> Any:
-    """Parse a page's compact JSON (no whitespace between tokens) without passwords, card data
-    or other secrets, at any depth. Sensitive members are cut from the text before parsing,
-    which costs little; a sensitive value that is an object or a list, or a key written with
-    escapes, is removed by walking the parsed page."""
-    present = [member for member in _SENSITIVE_MEMBERS if member[0] in page]
-    for _, later_member, first_member in present:
-        page = first_member.sub(b"{", later_member.sub(b"", page))
-    try:
-        payloads = orjson.loads(page)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
-        payloads = json.loads(page)
-    # Cutting whole members joins text that was already there, so only a key seen before can
-    # remain (its value was an object or a list).
-    if any(needle in page for needle, _, _ in present) or (
-        b"\\" in page and _ESCAPED_KEY.search(page)
-    ):
-        scrub(payloads)
-    return payloads
-
-
-def scrub(payload: Any) -> Any:
-    """Remove every sensitive key from a parsed payload, at any depth, in place; return it."""
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in [key for key in node if key in SENSITIVE_KEYS]:
-                del node[key]
-            stack.extend(value for value in node.values() if isinstance(value, dict | list))
-        elif isinstance(node, list):
-            stack.extend(value for value in node if isinstance(value, dict | list))
-    return payload
-
-
-def json_bytes(payload: Any) -> bytes:
-    """Compact UTF-8 JSON of a parsed payload."""
-    try:
-        return orjson.dumps(payload)
-    except orjson.JSONEncodeError:  # integers beyond 64 bits
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
 
 def map_page(
     mapper: OrderMapper, payloads: Iterable[Mapping[str, Any]], seen_at: datetime
 ) -> tuple[Rows, list[str]]:
     """Rows of every table for a page, and the ids of the orders that mapped.
 
-    The payloads are stored as they are: scrub them first (see `scrubbed_page`). An order that
-    cannot be mapped becomes one `quarantine` row with the reason (led by where the refused
-    value sits in the payload, `line_items[0].price: ...`, where that can be told) and its
-    payload; its previously loaded rows are left as they were and the rest of the page still
-    loads.
+    The payloads are stored as they are: scrub them first (see
+    `transforms.scrub.scrubbed_page`). An order that cannot be mapped becomes one `quarantine`
+    row with the reason (led by where the refused value sits in the payload,
+    `line_items[0].price: ...`, where that can be told) and its payload; its previously loaded
+    rows are left as they were and the rest of the page still loads.
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
@@ -135,7 +58,6 @@ def map_page(
             )
             continue
         order = order_rows["orders"][0]
-        order["is_deleted"] = False
         for name, table_rows in order_rows.items():
             rows[name].extend(table_rows)
         rows["raw_orders"].append(
@@ -203,9 +125,9 @@ def map_batch(
     reset: bool,
 ) -> MappedBatch:
     """Map pages (compact JSON lists of order payloads) to arrow tables, without secrets (see
-    `scrubbed_page`). With `reset`, each mapped order's previously loaded child rows are
-    replaced (see `transforms.tables.iter_tables`). A pure function of its arguments, so it can
-    run in a worker process.
+    `transforms.scrub.scrubbed_page`). With `reset`, each mapped order's previously loaded child
+    rows are replaced (see `transforms.tables.iter_tables`). A pure function of its arguments,
+    so it can run in a worker process.
 
     An order holding a value that a column cannot hold (see `transforms.tables.unfit_values`)
     is quarantined with the reason instead of failing the batch: the tables are built once, and
