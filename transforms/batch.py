@@ -118,6 +118,25 @@ class MappedBatch:
     quarantined: int
 
 
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused, unless something else paused it.
+
+    Parsing and mapping allocate many containers that live until the batch is built, so the
+    collector runs again and again, each full collection walking every object of the process
+    (up to a fifth of the CPU of a batch), to find nothing: parsed JSON, rows and columns hold
+    no reference cycles, and refcounting frees them (any cycle is found once it is resumed)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@_collection_paused()
 def map_batch(
     mapper: OrderMapper,
     platform: str,
@@ -137,12 +156,11 @@ def map_batch(
     """
     rows: Rows = defaultdict(list)
     mapped: list[str] = []
-    with _collection_paused():
-        for page in pages:
-            page_rows, page_mapped = map_page(mapper, scrubbed_page(page), seen_at)
-            for name, table_rows in page_rows.items():
-                rows[name].extend(table_rows)
-            mapped += page_mapped
+    for page in pages:
+        page_rows, page_mapped = map_page(mapper, scrubbed_page(page), seen_at)
+        for name, table_rows in page_rows.items():
+            rows[name].extend(table_rows)
+        mapped += page_mapped
     try:
         tables = _arrow_tables(platform, shop, rows, mapped if reset else [])
     except UNFIT_ERRORS:
@@ -153,24 +171,6 @@ def map_batch(
         mapped = [order_id for order_id in mapped if order_id not in unfit]
         tables = _arrow_tables(platform, shop, rows, mapped if reset else [])
     return MappedBatch(tables, len(mapped), len(rows.get("quarantine", [])))
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused, unless something else paused it.
-
-    Parsing and mapping allocate many containers that live until the batch is built, so the
-    collector runs again and again, each full collection walking every object of the process
-    (a fifth or more of the CPU of a batch), to find nothing: parsed JSON and rows hold no
-    reference cycles, and refcounting frees them (any cycle is found once it is resumed)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _arrow_tables(platform: str, shop: str, rows: Rows, resets: list[str]) -> dict[str, pa.Table]:
