@@ -20,6 +20,45 @@ SEEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
+    ("value", "cents", "expected"),
+    [
+        ("409.94", False, Decimal("409.94")),
+        (" 5.5 ", False, Decimal("5.5")),
+        ("-0.0001", False, Decimal("-0.0001")),
+        ("1E+2", False, Decimal("1E+2")),
+        ("9" * 40, False, Decimal("9" * 40)),  # parsed; the DECIMAL(18,4) column refuses it
+        (30.23, False, Decimal("30.23")),
+        (7, False, Decimal(7)),
+        (1490, True, Decimal("14.90")),
+        ("", False, None),
+        (None, False, None),
+    ],
+)
+def test_money_is_exact(value: object, cents: bool, expected: Decimal | None):
+    parsed = v.money(value, cents=cents)
+    assert parsed == expected and str(parsed) == str(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "cents", "reason"),
+    [
+        ("1.23456", False, "more than 4 decimals"),
+        (0.00001, False, "more than 4 decimals"),
+        ("12.5", True, "not a whole number"),
+        ("NaN", False, "not finite"),
+        ("abc", False, "unparseable"),
+        (" ", False, "unparseable"),
+        (True, False, "is a boolean"),
+        ([1], False, "is not a number"),
+    ],
+)
+def test_money_refuses_what_is_not_exact(value: object, cents: bool, reason: str):
+    with pytest.raises(v.MappingError, match=reason) as refused:
+        v.money(value, cents=cents)
+    assert refused.value.value is value
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [(0, 0), (3, 3), ("3", 3), ("2.0", 2), (2**63 - 1, 2**63 - 1), (-(2**63), -(2**63))],
 )

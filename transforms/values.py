@@ -42,6 +42,11 @@ def money(value: Any, *, cents: bool = False) -> Decimal | None:
     through their shortest round-trip repr, so 30.23 stays 30.23 and never 30.2299999.
     Empty strings and None are NULL.
     """
+    kind = type(value)
+    if kind is str:  # the usual cases first (exact types: a bool is no int here)
+        return _money(value, cents) if value else None
+    if kind is int or kind is float:
+        return _money(value, cents)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
