@@ -124,8 +124,9 @@ def _collection_paused() -> Iterator[None]:
 
     Parsing and mapping allocate many containers that live until the batch is built, so the
     collector runs again and again, each full collection walking every object of the process
-    (up to a fifth of the CPU of a batch), to find nothing: parsed JSON, rows and columns hold
-    no reference cycles, and refcounting frees them (any cycle is found once it is resumed)."""
+    (a fifth to a third of a batch's CPU when one falls within it), to find nothing: parsed
+    JSON, rows and columns hold no reference cycles, and refcounting frees them (any cycle is
+    found once it is resumed)."""
     if not gc.isenabled():
         yield
         return

@@ -20,7 +20,7 @@ MONEY_SCALE = 4  # warehouse money is DECIMAL(18, 4): exact for every ISO 4217 m
 _CENT = Decimal("0.01")
 _NOT_DATES = {"", "0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00:00"}
 _INT64 = (Decimal(-(2**63)), Decimal(2**63 - 1))  # as Decimals: compared without conversion
-_INT64_RANGE = range(-(2**63), 2**63)
+_INT64_RANGE = range(-(2**63), 2**63)  # for integers: `in` compares without a Decimal
 
 
 class MappingError(ValueError):
