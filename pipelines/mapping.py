@@ -43,7 +43,9 @@ class MappingPool:
 
     def __init__(self, preload: Iterable[str] = (), workers: int | None = None) -> None:
         self.workers = workers or _usable_cores()
-        self._preload = sorted({"transforms.batch", *preload})
+        # pandas too: pyarrow imports it on its first `pa.array` of a list (to tell whether that
+        # is a pandas object), which would cost each worker an import of its own (~1 s of CPU)
+        self._preload = sorted({"transforms.batch", "pandas", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 

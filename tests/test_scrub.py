@@ -16,7 +16,7 @@ from pipelines.windows import Cursor
 from platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.helpers import FAST_RETRY, shop_for
-from transforms.scrub import SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
+from transforms.scrub import _WORDS, SENSITIVE_KEYS, json_bytes, scrub, scrubbed_page
 
 AWKWARD = [
     {"password": "p"},
@@ -34,6 +34,11 @@ AWKWARD = [
 def test_awkward_json_is_scrubbed_exactly_like_the_parsed_walk():
     assert scrubbed_page(json_bytes(AWKWARD)) == scrub(copy.deepcopy(AWKWARD))
     assert scrubbed_page(json_bytes(AWKWARD))[-1] == AWKWARD[-1]  # look-alike keys are kept
+
+
+def test_every_sensitive_key_holds_a_word_that_pages_are_searched_for():
+    """A page is searched for a key's member only when it holds one of `_WORDS`."""
+    assert all(any(word in key.encode() for word in _WORDS) for key in SENSITIVE_KEYS)
 
 
 @pytest.mark.parametrize("platform", sorted(SIMULATORS))

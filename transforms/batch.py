@@ -3,8 +3,10 @@ and what cannot be mapped, or holds a value a warehouse column cannot hold, quar
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +118,26 @@ class MappedBatch:
     quarantined: int
 
 
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused, unless something else paused it.
+
+    Parsing and mapping allocate many containers that live until the batch is built, so the
+    collector runs again and again, each full collection walking every object of the process
+    (a fifth to a third of a batch's CPU when one falls within it), to find nothing: parsed
+    JSON, rows and columns hold no reference cycles, and refcounting frees them (any cycle is
+    found once it is resumed)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@_collection_paused()
 def map_batch(
     mapper: OrderMapper,
     platform: str,

@@ -38,6 +38,12 @@ _SENSITIVE_MEMBERS = [
     )
     for key in sorted(SENSITIVE_KEYS)
 ]
+# Each sensitive key holds one of these words: a page is searched once per word, and for a key's
+# member only when it holds the key's word (most pages hold none of them, or one).
+_WORDS = (b"password", b"card_", b"cvv", b"check_num", b"avs_result_code")
+_WORD_OF = {
+    needle: word for needle, _, _ in _SENSITIVE_MEMBERS for word in _WORDS if word in needle
+}
 # A key written with an escape (`"pass\u0077ord":`) would hide from those searches; such a
 # key (rare: the escapes APIs write are in values) sends the page through the walk.
 _ESCAPED_KEY = re.compile(rb'\\(?:[^"\\]|\\.)*":')
@@ -48,7 +54,10 @@ def scrubbed_page(page: bytes) -> Any:
     or other secrets, at any depth. Sensitive members are cut from the text before parsing,
     which costs little; a sensitive value that is an object or a list, or a key written with
     escapes, is removed by walking the parsed page."""
-    present = [member for member in _SENSITIVE_MEMBERS if member[0] in page]
+    held = {word for word in _WORDS if word in page}
+    present = [
+        member for member in _SENSITIVE_MEMBERS if _WORD_OF[member[0]] in held and member[0] in page
+    ]
     for _, later_member, first_member in present:
         page = first_member.sub(b"{", later_member.sub(b"", page))
     try:

@@ -20,6 +20,7 @@ MONEY_SCALE = 4  # warehouse money is DECIMAL(18, 4): exact for every ISO 4217 m
 _CENT = Decimal("0.01")
 _NOT_DATES = {"", "0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00:00"}
 _INT64 = (Decimal(-(2**63)), Decimal(2**63 - 1))  # as Decimals: compared without conversion
+_INT64_RANGE = range(-(2**63), 2**63)  # for integers: `in` compares without a Decimal
 
 
 class MappingError(ValueError):
@@ -41,6 +42,11 @@ def money(value: Any, *, cents: bool = False) -> Decimal | None:
     through their shortest round-trip repr, so 30.23 stays 30.23 and never 30.2299999.
     Empty strings and None are NULL.
     """
+    kind = type(value)
+    if kind is str:  # the usual cases first (exact types: a bool is no int here)
+        return _money(value, cents) if value else None
+    if kind is int or kind is float:
+        return _money(value, cents)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -98,6 +104,8 @@ def rate(value: Any, *, percent: bool = False) -> Decimal | None:
 
 def quantity(value: Any) -> int | None:
     """A whole quantity from an int or a numeric string ("1")."""
+    if type(value) is int and value in _INT64_RANGE:  # the usual case, without a Decimal
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -125,6 +133,12 @@ def timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise MappingError(f"timestamp {value!r} is not text", value)
+    return _timestamp(value, naive_is_utc)
+
+
+# An order repeats its times (created, processed, its transactions'); datetimes are immutable.
+@lru_cache(maxsize=65536)
+def _timestamp(value: str, naive_is_utc: bool) -> datetime | None:
     text = value.strip()
     if text in _NOT_DATES:
         return None
@@ -135,7 +149,7 @@ def timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
     if parsed.tzinfo is None:
         if not naive_is_utc:
             raise MappingError(f"timestamp {value!r} has no offset", value)
-        parsed = parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=UTC)  # already UTC: no conversion, which cannot overflow
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
@@ -146,6 +160,10 @@ def timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
 
 def identifier(value: Any) -> str | None:
     """An id as text (platforms mix integers and strings); empty is NULL."""
+    if type(value) is int:  # the usual cases first (a bool is no int here)
+        return str(value)
+    if type(value) is str:
+        return value or None
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, float):
