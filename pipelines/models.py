@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import duckdb
-
 from pipelines.errors import ShopduckError
 from pipelines.settings import DATASET, REPORTING_SCHEMA
 from pipelines.sql import SQL_DIR, Connection, Database, database, render
+from pipelines.warehouse import Warehouse, as_warehouse
 from transforms.tables import TABLES
+
+# The advisory lock of a rebuild: loads finishing at once on a shared warehouse rebuild one after
+# the other (dropping a schema another transaction is rebuilding fails in Postgres).
+MODELS_LOCK = "shopduck:models"
 
 log = logging.getLogger("shopduck.models")
 
@@ -84,6 +87,7 @@ def apply_models(
     db = database(con)
     models = build_order(load_models())
     with db.transaction():
+        db.lock(MODELS_LOCK)
         db.update_statistics(dataset)
         db.script(f"drop schema if exists {reporting} cascade")
         db.script(f"create schema {reporting}")
@@ -155,7 +159,7 @@ def refresh(con: Connection) -> dict[str, list[tuple]]:
     return failures
 
 
-def refresh_models(warehouse: Path) -> dict[str, list[tuple]]:
-    """`refresh` on a DuckDB warehouse file."""
-    with duckdb.connect(str(warehouse)) as con:
-        return refresh(con)
+def refresh_models(warehouse: Warehouse | Path) -> dict[str, list[tuple]]:
+    """`refresh` on a warehouse (a path is a DuckDB file)."""
+    with as_warehouse(warehouse).connect() as db:
+        return refresh(db)

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import pyarrow as pa
-
 from pipelines.core import RunOptions, Shop
 from pipelines.errors import one_line
 from pipelines.platforms import PLATFORMS
 from pipelines.runner import append_runs, load_shops
 from pipelines.settings import DATASET
+from pipelines.warehouse import Warehouse, as_warehouse
 
 log = logging.getLogger("shopduck.reconcile")
 
@@ -64,13 +62,18 @@ def listed_versions(shop: Shop, options: RunOptions) -> dict[str, datetime | Non
         client.close()
 
 
-def stored_versions(warehouse: Path, shop: Shop) -> dict[str, datetime | None]:
+def _shop(shop: Shop) -> dict[str, object]:
+    return {"platform": shop.platform, "shop": shop.name}
+
+
+def stored_versions(warehouse: Warehouse, shop: Shop) -> dict[str, datetime | None]:
     """Every order id of the shop in the warehouse, with its `updated_at`."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute(
-            f"select order_id, updated_at from {DATASET}.orders where platform = ? and shop = ?",
-            [shop.platform, shop.name],
-        ).fetchall()
+    with warehouse.connect() as db:
+        rows = db.rows(
+            f"select order_id, updated_at from {DATASET}.orders "
+            "where platform = $platform and shop = $shop",
+            _shop(shop),
+        )
     return {order_id: _utc(changed) for order_id, changed in rows}
 
 
@@ -88,40 +91,42 @@ def to_fetch(
     return missing, stale
 
 
-def flag_deleted(warehouse: Path, shop: Shop, ids: set[str]) -> tuple[int, int]:
+def flag_deleted(warehouse: Warehouse, shop: Shop, ids: set[str]) -> tuple[int, int]:
     """Set `is_deleted` from the listed ids; returns (newly deleted, restored)."""
-    listed = pa.table({"order_id": pa.array(sorted(ids), pa.string())})
-    with duckdb.connect(str(warehouse)) as con:
-        con.register("listed", listed)
-        changes = con.execute(
+    with warehouse.connect() as db:
+        changes = db.rows(
             f"""
+            with listed as (select unnest(cast($ids as varchar[])) as order_id)
             update {DATASET}.orders as o
             set is_deleted = o.order_id not in (select order_id from listed)
-            where platform = ? and shop = ?
+            where platform = $platform and shop = $shop
               and coalesce(is_deleted, false) <> (o.order_id not in (select order_id from listed))
             returning is_deleted
             """,
-            [shop.platform, shop.name],
-        ).fetchall()
+            {**_shop(shop), "ids": sorted(ids)},
+        )
     deleted = sum(1 for (flag,) in changes if flag)
     return deleted, len(changes) - deleted
 
 
-def live_orders(warehouse: Path, shop: Shop) -> int:
+def live_orders(warehouse: Warehouse, shop: Shop) -> int:
     """Orders of the shop in the warehouse that are not flagged deleted."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
+    with warehouse.connect() as db:
+        [(count,)] = db.rows(
             f"select count(*) from {DATASET}.orders "
-            "where platform = ? and shop = ? and not coalesce(is_deleted, false)",
-            [shop.platform, shop.name],
-        ).fetchone()
-    return int(row[0]) if row else 0
+            "where platform = $platform and shop = $shop and not coalesce(is_deleted, false)",
+            _shop(shop),
+        )
+    return int(count)
 
 
-def reconcile_shops(shops: list[Shop], warehouse: Path, options: RunOptions) -> list[Reconciled]:
+def reconcile_shops(
+    shops: list[Shop], warehouse: Warehouse | Path, options: RunOptions
+) -> list[Reconciled]:
     """Reconcile every shop: list, fetch what is missing or stale (all shops in one load), flag
     deletions, and record each shop's figures in `commerce.load_runs`. A shop that fails is
     reported and leaves its flags unchanged."""
+    warehouse = as_warehouse(warehouse)
     results = {(shop.platform, shop.name): Reconciled(shop) for shop in shops}
     listings: dict[tuple[str, str], dict[str, datetime | None]] = {}
     wanted: dict[tuple[str, str], list[str]] = {}
@@ -158,7 +163,7 @@ def _failed(result: Reconciled, reason: str) -> None:
     log.debug("%s: reconciliation failed: %s", result.shop.label, reason)
 
 
-def _record(warehouse: Path, results: list[Reconciled], started_at: datetime) -> None:
+def _record(warehouse: Warehouse, results: list[Reconciled], started_at: datetime) -> None:
     finished = datetime.now(UTC)
     append_runs(
         warehouse,
