@@ -257,9 +257,7 @@ def record_runs(
         db.script(SHOPS_DDL)
         for result in results:
             key = {"platform": result.shop.platform, "shop": result.shop.name}
-            db.rows(
-                f"delete from {DATASET}.shops where platform = $platform and shop = $shop", key
-            )
+            db.rows(f"delete from {DATASET}.shops where platform = $platform and shop = $shop", key)
             db.rows(
                 f"insert into {DATASET}.shops values ($platform, $shop, $timezone)",
                 {**key, "timezone": result.shop.timezone},
