@@ -1,24 +1,29 @@
 """A Postgres warehouse holds exactly what a DuckDB one does: the scenarios (full load through
 faults, quarantine, mutations and an incremental load, a rerun without changes, reconciliation)
 run on both engines from the same simulators, and every commerce table agrees row for row, money
-to the cent. A shop moved to another host resumes from the cursor stored in the warehouse."""
+to the cent. A shop moved to another host resumes from the cursor stored in the warehouse;
+shards loading at once split the shops; status, report and the notebooks' reader read Postgres."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from pipelines import cli
 from pipelines.core import RunOptions
 from pipelines.models import refresh_models, run_checks
 from pipelines.reconcile import reconcile_shops
+from pipelines.report import open_read_only
 from pipelines.warehouse import DuckDBWarehouse, Warehouse, postgres_warehouse
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
 from tests.helpers import FAST_RETRY, fresh_postgres_warehouse, rows, run_load, shop_for
+from tests.test_cli import shop_env, shopduck
 from tests.test_reliability import BAD_INPUT
 from transforms.tables import TABLES
 
@@ -148,3 +153,56 @@ def test_a_shop_moved_to_another_host_resumes_from_the_cursor_in_the_warehouse(
     assert result.stats.orders == 2  # incremental: the two new orders, not all 62
     assert sim.requests and all("updated_at_min" in request for request in sim.requests)
     assert warehouse_totals(postgres, "haravan", shop.name) == expected_totals("haravan", sim.store)
+
+
+def test_shards_at_once_load_every_shop_once_and_the_read_commands_read_postgres(
+    simulator, postgres, tmp_path
+):
+    sims = [simulator("spiffy", orders=5, seed=seed) for seed in range(9)]
+    env = {
+        "DESTINATION__POSTGRES__CREDENTIALS": postgres.dsn,
+        "SHOPDUCK__PIPELINES_DIR": str(tmp_path / "pipelines"),
+    }
+    for number, sim in enumerate(sims):
+        env |= shop_env("spiffy", sim, f"shop{number}")
+    shards = [
+        shopduck("load", "--destination", "postgres", "--shard", f"{index}/3", env=env)
+        for index in (1, 2, 3)
+    ]
+    loaded = []
+    for process in shards:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        loaded += [line.split(":")[0] for line in out.splitlines() if line.startswith("spiffy/")]
+    assert sorted(loaded) == sorted(f"spiffy/shop{n}" for n in range(9))
+    assert rows(
+        postgres, "select shop, count(*) from commerce.orders group by shop order by 1"
+    ) == [(f"shop{n}", 5) for n in range(9)]
+    status = shopduck("status", "--destination", "postgres", env=env)
+    out, err = status.communicate(timeout=120)
+    assert status.returncode == 0, err
+    assert out.count("  orders in warehouse  5\n") == 9 and "FAILED" not in out
+    report = shopduck("report", "--destination", "postgres", env=env)
+    out, err = report.communicate(timeout=120)
+    assert report.returncode == 0, err
+    assert out.count("spiffy") >= 9 and "Top refunded products" in out
+    # what the notebooks read: a DuckDB connection with the Postgres warehouse attached. The
+    # commerce tables' numeric(18,4) come exact; the models' computed money is numeric without
+    # a declared precision, which DuckDB's postgres scanner reads as DOUBLE (README: limits).
+    money = "select sum(total_price) from commerce.orders"
+    days = "select count(*), round(sum(net_sales), 2) from reporting.daily_sales"
+    with open_read_only(postgres) as con:
+        assert con.execute(money).fetchall() == rows(postgres, money)
+        [(count, net_sales)] = con.execute(days).fetchall()
+    assert [(count, Decimal(str(net_sales)))] == rows(postgres, days)
+
+
+def test_a_postgres_warehouse_without_credentials_or_server_is_one_line(capsys, monkeypatch):
+    assert cli.main(["status", "--destination", "postgres"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DESTINATION__POSTGRES__CREDENTIALS" in err
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://u:p@127.0.0.1:9/none")
+    assert cli.main(["report", "--destination", "postgres"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot connect to postgres://127.0.0.1:9/none" in err
+    assert ":p@" not in err
