@@ -105,7 +105,9 @@ def cmd_load(args: argparse.Namespace) -> int:
                 f"{result.seconds:.1f}s"
             )
     for item in reconciled:
-        if item.error is None:
+        if item.skipped:
+            print(f"{item.shop.label}: reconcile skipped, another load holds it")
+        elif item.error is None:
             print(f"{item.shop.label}: reconciled: {item.summary()}")
     failures = [(r.shop.label, r.error) for r in results if r.error is not None]
     failures += [(f"{i.shop.label} (reconcile)", i.error) for i in reconciled if i.error]

@@ -26,8 +26,10 @@ from pipelines.sql import SQL_DIR, Connection, Database, database, render
 from pipelines.warehouse import Warehouse, as_warehouse
 from transforms.tables import TABLES
 
-# The advisory lock of a rebuild: loads finishing at once on a shared warehouse rebuild one after
-# the other (dropping a schema another transaction is rebuilding fails in Postgres).
+# The advisory lock of the models: loads finishing at once on a shared warehouse rebuild one
+# after the other (dropping a schema another transaction is rebuilding fails in Postgres), and
+# shopduck's own readers (checks, `shopduck report`) share it: a query reading several models
+# while a rebuild drops them deadlocks in Postgres.
 MODELS_LOCK = "shopduck:models"
 
 log = logging.getLogger("shopduck.models")
@@ -153,7 +155,11 @@ def refresh(con: Connection) -> dict[str, list[tuple]]:
     if not has_data(con):
         return {}
     apply_models(con)
-    failures = {name: rows for name, rows in run_checks(con).items() if rows}
+    db = database(con)
+    with db.transaction():
+        db.lock(MODELS_LOCK, shared=True)
+        checked = run_checks(db)
+    failures = {name: rows for name, rows in checked.items() if rows}
     for name, rows in failures.items():
         log.warning("data check %s: %d offending row(s), e.g. %s", name, len(rows), rows[0])
     return failures

@@ -9,6 +9,7 @@ leave them out."""
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from pipelines.errors import one_line
 from pipelines.platforms import PLATFORMS
 from pipelines.runner import append_runs, load_shops
 from pipelines.settings import DATASET
-from pipelines.warehouse import Warehouse, as_warehouse
+from pipelines.warehouse import ShopBusy, Warehouse, as_warehouse
 
 log = logging.getLogger("shopduck.reconcile")
 
@@ -35,6 +36,7 @@ class Reconciled:
     flagged_deleted: int = 0
     restored: int = 0  # flagged deleted before, listed again now
     error: str | None = None
+    skipped: bool = False  # another process was loading the shop (not a failure)
 
     @property
     def changed(self) -> bool:
@@ -125,9 +127,28 @@ def reconcile_shops(
 ) -> list[Reconciled]:
     """Reconcile every shop: list, fetch what is missing or stale (all shops in one load), flag
     deletions, and record each shop's figures in `commerce.load_runs`. A shop that fails is
-    reported and leaves its flags unchanged."""
+    reported and leaves its flags unchanged; a shop another process is loading is skipped."""
     warehouse = as_warehouse(warehouse)
-    results = {(shop.platform, shop.name): Reconciled(shop) for shop in shops}
+    with ExitStack() as held:
+        results = {}
+        for shop in shops:
+            result = results[(shop.platform, shop.name)] = Reconciled(shop)
+            try:  # the whole reconciliation of a shop, as one load of it (flags included)
+                held.enter_context(warehouse.shop_lock(shop.label))
+            except ShopBusy:
+                result.skipped = True
+        _reconcile(
+            {key: result for key, result in results.items() if not result.skipped},
+            warehouse,
+            options,
+        )
+    _record(warehouse, [r for r in results.values() if not r.skipped], options.started_at)
+    return list(results.values())
+
+
+def _reconcile(
+    results: dict[tuple[str, str], Reconciled], warehouse: Warehouse, options: RunOptions
+) -> None:
     listings: dict[tuple[str, str], dict[str, datetime | None]] = {}
     wanted: dict[tuple[str, str], list[str]] = {}
     for key, result in results.items():
@@ -154,8 +175,6 @@ def reconcile_shops(
             result.warehouse_count = live_orders(warehouse, result.shop)
         except Exception as error:
             _failed(result, one_line(error))
-    _record(warehouse, list(results.values()), options.started_at)
-    return list(results.values())
 
 
 def _failed(result: Reconciled, reason: str) -> None:

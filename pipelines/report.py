@@ -11,6 +11,7 @@ import dlt
 import duckdb
 import pandas as pd
 
+from pipelines.models import MODELS_LOCK
 from pipelines.settings import DEFAULT_WAREHOUSE, REPORTING_SCHEMA
 from pipelines.sql import Connection, database, read_sql
 from pipelines.warehouse import (
@@ -60,7 +61,8 @@ def print_report(
 ) -> None:
     """Print the revenue and refund summary and the top refunded products."""
     warehouse = as_warehouse(warehouse)
-    with warehouse.connect(read_only=True) as db:
+    with warehouse.connect(read_only=True) as db, db.transaction():
+        db.lock(MODELS_LOCK, shared=True)  # not while a load rebuilds the models
         built = db.rows(
             "select count(*) from information_schema.tables where table_schema = $schema "
             "and table_name in ('daily_sales', 'refunds', 'order_lines')",

@@ -82,9 +82,9 @@ class Database(ABC):
         self.script("commit")
 
     @abstractmethod
-    def lock(self, name: str) -> None:
-        """Inside a transaction: wait until no other connection holds the lock `name`, then
-        hold it until the transaction ends."""
+    def lock(self, name: str, *, shared: bool = False) -> None:
+        """Inside a transaction: wait until no other connection holds the lock `name` (or,
+        `shared`, holds it exclusively), then hold it until the transaction ends."""
 
     @abstractmethod
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
@@ -106,7 +106,7 @@ class DuckDBDatabase(Database):
     def update_statistics(self, schema: str) -> None:
         """Nothing to do: DuckDB keeps its statistics current as it writes."""
 
-    def lock(self, name: str) -> None:
+    def lock(self, name: str, *, shared: bool = False) -> None:
         """Nothing to do: a DuckDB file has one writing process (`Warehouse.writer_lock`)."""
 
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
@@ -144,9 +144,10 @@ class PostgresDatabase(Database):
         for (table,) in tables:
             self.script(f'analyze "{schema}"."{table}"')
 
-    def lock(self, name: str) -> None:
-        """`pg_advisory_xact_lock` on `name`."""
-        self.rows("select pg_advisory_xact_lock($key)", {"key": lock_key(name)})
+    def lock(self, name: str, *, shared: bool = False) -> None:
+        """`pg_advisory_xact_lock` (or `_shared`) on `name`."""
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.rows(f"select {function}($key)", {"key": lock_key(name)})
 
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         with self.con.cursor() as cursor:

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import importlib
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -125,6 +126,7 @@ STAGING_LAYOUT = "%s_staging_{slug}"
 # Advisory lock names: changes to the commerce schema (dlt's migrations and shopduck's own
 # tables) are serialized, as concurrent `create table` of the same table fails in Postgres.
 SCHEMA_LOCK = "shopduck:schema"
+_HELD_GUARD = threading.Lock()
 
 
 class ShopBusy(ShopduckError):
@@ -264,6 +266,8 @@ class PostgresWarehouse(Warehouse):
     dsn: str = field(repr=False)  # a libpq URI, password included
     pipelines_dir: Path = field(default_factory=Path)  # type: ignore[assignment]
     kind: ClassVar[str] = "postgres"
+    # the shops this process holds, and how many times (shop_lock is re-entrant)
+    _held: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def describe(self) -> str:
         parts = urlsplit(self.dsn)
@@ -310,12 +314,32 @@ class PostgresWarehouse(Warehouse):
     def shop_lock(self, label: str) -> Iterator[None]:
         """`pg_try_advisory_lock` on the shop, on a connection of its own held for the whole
         extract and load: a second process skips the shop at once rather than waiting for it
-        (the lock also goes if the process dies, with its connection)."""
-        with self.connect() as db:
-            [(held,)] = db.rows("select pg_try_advisory_lock($key)", {"key": lock_key(label)})
-            if not held:
-                raise ShopBusy(f"{label}: skipped, another load holds it")
+        (the lock also goes if the process dies, with its connection). Re-entrant within the
+        process: reconciliation holds its shops while it loads them."""
+        with _HELD_GUARD:
+            if label in self._held:
+                self._held[label] += 1
+                acquired = None
+            else:
+                acquired = self._open()
+        try:
+            if acquired is not None:
+                with acquired.cursor() as cursor:
+                    cursor.execute("select pg_try_advisory_lock(%s)", [lock_key(label)])
+                    [(held,)] = cursor.fetchall()
+                if not held:
+                    raise ShopBusy(f"{label}: skipped, another load holds it")
+                with _HELD_GUARD:
+                    self._held[label] = 1
             yield
+        finally:
+            if acquired is not None:
+                acquired.close()  # releases the lock
+            with _HELD_GUARD:
+                if label in self._held:
+                    self._held[label] -= 1
+                    if not self._held[label]:
+                        del self._held[label]
 
     def prepare(self, db: Database) -> None:
         """Nothing to do: dlt creates every table (`raw_orders.payload` as jsonb)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from pipelines.core import RunOptions
 from pipelines.models import refresh_models, run_checks
 from pipelines.reconcile import reconcile_shops
 from pipelines.report import open_read_only
+from pipelines.sql import lock_key
 from pipelines.warehouse import DuckDBWarehouse, Warehouse, postgres_warehouse
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
@@ -206,3 +208,35 @@ def test_a_postgres_warehouse_without_credentials_or_server_is_one_line(capsys, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot connect to postgres://127.0.0.1:9/none" in err
     assert ":p@" not in err
+
+
+def test_a_shop_another_process_holds_is_skipped_with_one_line_and_the_others_load(
+    simulator, postgres, monkeypatch, capsys
+):
+    for name, platform in (("busy", "haravan"), ("free", "spiffy")):
+        for key, value in shop_env(platform, simulator(platform, orders=10), name).items():
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres.dsn)
+    monkeypatch.setenv("SHOPDUCK__PIPELINES_DIR", str(postgres.pipelines_dir))
+    with postgres.connect() as other_process:
+        other_process.rows("select pg_advisory_lock($key)", {"key": lock_key("haravan/busy")})
+        code = cli.main(["load", "--destination", "postgres", "--reconcile"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:2] == [
+        "haravan/busy: skipped, another load holds it",
+        out.splitlines()[1],
+    ] and out.splitlines()[1].startswith("spiffy/free: 10 orders, 0 quarantined, ")
+    assert "haravan/busy: reconcile skipped, another load holds it" in out.splitlines()
+    assert rows(postgres, "select distinct shop from commerce.load_runs") == [("free",)]
+    assert rows(postgres, "select distinct shop from commerce.orders") == [("free",)]
+    assert cli.main(["load", "--destination", "postgres"]) == 0  # once it is free, it loads
+    assert rows(postgres, "select count(*) from commerce.orders where shop = 'busy'") == [(10,)]
+
+
+def test_model_rebuilds_finishing_at_once_take_turns(simulator, postgres):
+    assert run_load([shop_for("haravan", simulator("haravan", orders=10))], postgres)[0].ok
+    with ThreadPoolExecutor(4) as threads:
+        rebuilt = list(threads.map(lambda _: refresh_models(postgres), range(4)))
+    assert rebuilt == [{}] * 4
+    assert rows(postgres, "select count(*) from reporting.orders") == [(10,)]
