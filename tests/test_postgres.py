@@ -7,6 +7,9 @@ shards loading at once split the shops; status, report and the notebooks' reader
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +33,7 @@ from tests.test_reliability import BAD_INPUT
 from transforms.tables import TABLES
 
 PLATFORMS = sorted(SIMULATORS)
+ROOT = Path(__file__).parent.parent
 COMPARED = [table.name for table in TABLES]
 WHEN_LOADED = {"seen_at"}  # when each engine's load saw a record: differs by design
 
@@ -240,3 +244,36 @@ def test_model_rebuilds_finishing_at_once_take_turns(simulator, postgres):
         rebuilt = list(threads.map(lambda _: refresh_models(postgres), range(4)))
     assert rebuilt == [{}] * 4
     assert rows(postgres, "select count(*) from reporting.orders") == [(10,)]
+
+
+def test_the_readme_commands_for_postgres_run_as_written(simulator, postgres, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Outgrowing one machine")[1].split("\n## ")[0]
+    lines = [
+        line.strip()
+        for line in section.splitlines()
+        if line.strip().startswith(("export ", "uv run ", "psql "))
+    ]
+    assert len(lines) == 9, lines  # the settings, the commands and the analysts' two lines
+    example = "postgresql://loader:secret@db.internal:5432/shop"
+    script = "\n".join(
+        line.replace(example, postgres.dsn)
+        .replace("uv run shopduck", f"{sys.executable} -m pipelines.cli")
+        .replace("uv run python", sys.executable)
+        for line in lines
+    )
+    env = {
+        **os.environ,
+        **shop_env("haravan", simulator("haravan", orders=20), "vn-main"),
+        "PYTHONPATH": str(ROOT),
+        "SHOPDUCK__PIPELINES_DIR": str(tmp_path / "pipelines"),
+    }
+    ran = subprocess.run(
+        ["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("haravan/vn-main: 20 orders, 0 quarantined, ")
+    assert "  orders in warehouse  20" in ran.stdout
+    assert "Revenue and refunds (2026-01-01 .. today)" in ran.stdout
+    assert ran.stdout.count("haravan") >= 5 and "vn-main" in ran.stdout
+    assert rows(postgres, "select count(*) from commerce.orders") == [(20,)]
