@@ -56,9 +56,10 @@ run()
 
 def load_at_once(
     warehouse: PostgresWarehouse, env: dict[str, str], picks: list[list[str]], folder: Path
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """`shopduck load --shop ...` for each pick, all at once, each with the pipeline folder of
-    a host of its own; returns their output lines (each must exit 0)."""
+    a host of its own; returns their output lines, and their errors (the last line of each
+    process that failed)."""
     barrier = folder / "barrier"
     barrier.mkdir(parents=True)
     processes = []
@@ -82,12 +83,13 @@ def load_at_once(
                 text=True,
             )
         )
-    lines = []
+    lines, errors = [], []
     for process in processes:
         out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
         lines += out.splitlines()
-    return lines
+        if process.returncode != 0:
+            errors.append(err)
+    return lines, errors
 
 
 def mutate(sims: dict[str, tuple[str, Simulator]]) -> None:
@@ -134,18 +136,22 @@ def test_eight_loads_at_once_into_one_postgres_warehouse_equal_the_sources(
 
         for round_ in ("first", "second"):
             together = picks
+            if staging == "shared":  # the proof that the guard matters, cheaper: a first load
+                # appends (no staging), so one process does it; then three merge at once
+                together = [names] if round_ == "first" else [names[:3], names[2:5], names[4:]]
             if round_ == "second":
                 mutate(sims)
-            elif staging == "shared":  # a first load appends: no staging; one process will do
-                together = [names]
-            lines = load_at_once(warehouse, env, together, tmp_path / round_)
+            lines, errors = load_at_once(warehouse, env, together, tmp_path / round_)
+            if staging == "shared" and round_ == "second":
+                # Merges sharing staging tables corrupt each other's data or deadlock: either
+                # proves the guard matters (which one depends on how the loads interleave).
+                assert errors or not exact()
+                return
+            assert errors == []
             loaded = {line.split(":")[0] for line in lines if " orders, " in line}
             assert loaded == {f"{platform}/{name}" for name, (platform, _) in sims.items()}
             assert all(
                 " orders, " in line or line.endswith(": skipped, another load holds it")
                 for line in lines
             ), lines
-            if staging == "per shop":
-                assert exact(), f"after the {round_} round"
-        if staging == "shared":
-            assert not exact()  # the staged rows of one shop's merge went into another's
+            assert exact(), f"after the {round_} round"
