@@ -264,7 +264,7 @@ class PostgresWarehouse(Warehouse):
     a dataset of its own."""
 
     dsn: str = field(repr=False)  # a libpq URI, password included
-    pipelines_dir: Path = field(default_factory=Path)  # type: ignore[assignment]
+    pipelines_dir: Path  # type: ignore[misc]  # this host's dlt pipeline folders
     kind: ClassVar[str] = "postgres"
     # the shops this process holds, and how many times (shop_lock is re-entrant)
     _held: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
