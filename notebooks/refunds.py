@@ -27,8 +27,9 @@
 # The first week usually starts partway through, and the latest one is still running: the
 # charts draw these partial weeks hatched, so their bars are not read as a drop or a surge.
 #
-# The warehouse is opened read-only: `SHOPDUCK_WAREHOUSE` names it, else `shopduck.duckdb` in
-# this folder or the one above.
+# The warehouse is opened read-only: the Postgres warehouse when `SHOPDUCK__DESTINATION=postgres`
+# (attached to DuckDB), else the file `SHOPDUCK_WAREHOUSE` names, else `shopduck.duckdb` in this
+# folder or the one above.
 
 # %%
 import matplotlib.pyplot as plt

@@ -27,8 +27,9 @@
 # the charts hatch these partial periods (the bar, or the background behind a line), so a low
 # value there is not read as a drop.
 #
-# The warehouse is opened read-only: `SHOPDUCK_WAREHOUSE` names it, else `shopduck.duckdb` in
-# this folder or the one above (where `uv run shopduck demo` writes it).
+# The warehouse is opened read-only: the Postgres warehouse when `SHOPDUCK__DESTINATION=postgres`
+# (attached to DuckDB), else the file `SHOPDUCK_WAREHOUSE` names, else `shopduck.duckdb` in this
+# folder or the one above (where `uv run shopduck demo` writes it).
 
 # %%
 import matplotlib.dates as mdates

@@ -12,8 +12,13 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pipelines.errors import ShopduckError
 from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
+
+if TYPE_CHECKING:
+    from pipelines.warehouse import Warehouse
 
 
 def warehouse_path(value: str | None) -> Path:
@@ -21,6 +26,19 @@ def warehouse_path(value: str | None) -> Path:
     chosen = value or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE
     chosen = chosen.removeprefix("duckdb:///")
     return Path(chosen).expanduser().resolve()
+
+
+def target(args: argparse.Namespace) -> Warehouse:
+    """The warehouse a command works on: `--destination` (else the `destination` setting) and,
+    for DuckDB, `--warehouse`."""
+    from pipelines.warehouse import configured_warehouse
+
+    if args.destination == "postgres" and args.warehouse:
+        raise ShopduckError(
+            "--warehouse names a DuckDB file; a postgres warehouse is set by "
+            "DESTINATION__POSTGRES__CREDENTIALS"
+        )
+    return configured_warehouse(args.destination, warehouse_path(args.warehouse))
 
 
 def since_moment(value: str) -> datetime:
@@ -49,10 +67,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     from pipelines.config import configured_shops, lock_wait_seconds, retry_policy
     from pipelines.models import refresh_models
     from pipelines.reconcile import reconcile_shops
-    from pipelines.runner import load_shops, warehouse_lock
+    from pipelines.runner import load_shops
     from pipelines.shop import RunOptions
 
-    warehouse = warehouse_path(args.warehouse)
+    warehouse = target(args)
     shops = configured_shops(args.platform or (), args.shop or ())
     if args.shard is not None:
         shops = [shop for shop in shops if args.shard.holds(shop)]
@@ -70,7 +88,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         since=args.since,
         retry=retry_policy(),
     )
-    with warehouse_lock(warehouse, lock_wait_seconds()):
+    with warehouse.writer_lock(lock_wait_seconds()):
         results = load_shops(shops, warehouse, options, progress=args.progress)
         reconciled = reconcile_shops(shops, warehouse, options) if args.reconcile else []
         if any(r.load_info for r in results) or any(i.changed for i in reconciled):
@@ -78,14 +96,18 @@ def cmd_load(args: argparse.Namespace) -> int:
     for result in results:
         if result.load_info and args.verbose:
             print(result.load_info)
-        if result.ok:
+        if result.skipped:
+            print(f"{result.shop.label}: skipped, another load holds it")
+        elif result.ok:
             stats = result.stats
             print(
                 f"{result.shop.label}: {stats.orders} orders, {stats.quarantined} quarantined, "
                 f"{result.seconds:.1f}s"
             )
     for item in reconciled:
-        if item.error is None:
+        if item.skipped:
+            print(f"{item.shop.label}: reconcile skipped, another load holds it")
+        elif item.error is None:
             print(f"{item.shop.label}: reconciled: {item.summary()}")
     failures = [(r.shop.label, r.error) for r in results if r.error is not None]
     failures += [(f"{i.shop.label} (reconcile)", i.error) for i in reconciled if i.error]
@@ -144,14 +166,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print_report(warehouse_path(args.warehouse), args.since, args.until)
+    print_report(target(args), args.since, args.until)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.status import print_status
 
-    print_status(warehouse_path(args.warehouse))
+    print_status(target(args))
     return 0
 
 
@@ -181,7 +203,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_notebooks(args: argparse.Namespace) -> int:
     from pipelines.notebooks import render_html
 
-    for page in render_html(Path(args.html), warehouse_path(args.warehouse)):
+    for page in render_html(Path(args.html), target(args)):
         print(page)
     return 0
 
@@ -190,6 +212,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
     return run_demo(warehouse_path(args.warehouse), args.orders)
+
+
+def add_destination(command: argparse.ArgumentParser) -> None:
+    """`--warehouse` and `--destination`, for every command that reads or writes a warehouse."""
+    command.add_argument("--warehouse", help="the DuckDB file (default ./shopduck.duckdb)")
+    command.add_argument(
+        "--destination",
+        choices=("duckdb", "postgres"),
+        help="duckdb (default) or postgres (DESTINATION__POSTGRES__CREDENTIALS); "
+        "default: `destination` in [shopduck] (SHOPDUCK__DESTINATION)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="incremental load of every configured shop")
     load.add_argument("--platform", action="append", help="only the shops of this platform")
     load.add_argument("--shop", action="append", help="only the shop with this label")
-    load.add_argument("--warehouse")
+    add_destination(load)
     load.add_argument("--full-refresh", action="store_true", help="ignore stored cursors")
     load.add_argument(
         "--since",
@@ -224,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     report = commands.add_parser("report", help="revenue and refund summary")
-    report.add_argument("--warehouse")
+    add_destination(report)
     report.add_argument("--since", type=iso_day, help="first day (ISO date)")
     report.add_argument("--until", type=iso_day, help="last day (ISO date)")
     report.set_defaults(func=cmd_report)
@@ -234,14 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     shops.set_defaults(func=cmd_shops)
 
     status = commands.add_parser("status", help="per shop: last load, cursors, errors")
-    status.add_argument("--warehouse")
+    add_destination(status)
     status.set_defaults(func=cmd_status)
 
     notebooks = commands.add_parser(
         "notebooks", help="run the revenue and refund notebooks and write them as HTML"
     )
     notebooks.add_argument("--html", required=True, metavar="DIR", help="where the pages go")
-    notebooks.add_argument("--warehouse")
+    add_destination(notebooks)
     notebooks.set_defaults(func=cmd_notebooks)
 
     simulate = commands.add_parser("simulate", help="serve one platform simulator")

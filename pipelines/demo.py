@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipelines.models import refresh_models
 from pipelines.report import print_report
-from pipelines.runner import ShopResult, load_shops, warehouse_lock
+from pipelines.runner import ShopResult, load_shops
 from pipelines.settings import DATASET, DEFAULT_LOCK_WAIT_SECONDS
 from pipelines.shop import RunOptions, Shop
+from pipelines.warehouse import DuckDBWarehouse
 from simulators.registry import SIMULATORS, start_simulator
 from simulators.server import Simulator
 
@@ -28,20 +27,20 @@ def demo_shop(platform: str, simulator: Simulator) -> Shop:
     )
 
 
-def _forget_previous_demo(warehouse: Path, shops: list[Shop]) -> None:
+def _forget_previous_demo(warehouse: DuckDBWarehouse, shops: list[Shop]) -> None:
     """Drop an earlier demo's rows, so simulators reseeded today start from a clean slate."""
-    if not warehouse.exists():
+    if not warehouse.path.exists():
         return
-    with duckdb.connect(str(warehouse)) as con:
-        tables = con.execute(
-            "select table_name from information_schema.tables where table_schema = ? "
+    with warehouse.connect() as db:
+        tables = db.rows(
+            "select table_name from information_schema.tables where table_schema = $schema "
             "and table_name not like '\\_dlt%' escape '\\'",
-            [DATASET],
-        ).fetchall()
+            {"schema": DATASET},
+        )
         for (table,) in tables:
-            con.execute(
-                f'delete from {DATASET}."{table}" where shop in (select unnest(?))',
-                [[shop.name for shop in shops]],
+            db.rows(
+                f'delete from {DATASET}."{table}" where shop in (select unnest($shops))',
+                {"shops": [shop.name for shop in shops]},
             )
 
 
@@ -55,15 +54,16 @@ def _print_results(title: str, results: list[ShopResult]) -> None:
         )
 
 
-def run_demo(warehouse: Path, orders: int) -> int:
-    """Run the demo; returns the process exit code."""
+def run_demo(path: Path, orders: int) -> int:
+    """Run the demo into the DuckDB file `path`; returns the process exit code."""
+    warehouse = DuckDBWarehouse(path.resolve())
     simulators = {p: start_simulator(p, orders=orders) for p in SIMULATORS}
     try:
         shops = [demo_shop(p, sim) for p, sim in simulators.items()]
-        with warehouse_lock(warehouse, wait=DEFAULT_LOCK_WAIT_SECONDS):
+        with warehouse.writer_lock(DEFAULT_LOCK_WAIT_SECONDS):
             _forget_previous_demo(warehouse, shops)
             full = load_shops(shops, warehouse, RunOptions(datetime.now(UTC), full_refresh=True))
-            _print_results(f"Full load into {warehouse}", full)
+            _print_results(f"Full load into {warehouse.describe()}", full)
             for platform, simulator in simulators.items():
                 changes = simulator.store.mutate(max(3, orders // 20))
                 print(f"  {platform}: simulated {changes}")

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import duckdb
-
 from pipelines.errors import ShopduckError
 from pipelines.settings import DATASET, REPORTING_SCHEMA
 from pipelines.sql import SQL_DIR, Connection, Database, database, render
+from pipelines.warehouse import Warehouse, as_warehouse
 from transforms.tables import TABLES
+
+# The advisory lock of the models: loads finishing at once on a shared warehouse rebuild one
+# after the other (dropping a schema another transaction is rebuilding fails in Postgres), and
+# shopduck's own readers (checks, `shopduck report`) share it: a query reading several models
+# while a rebuild drops them deadlocks in Postgres.
+MODELS_LOCK = "shopduck:models"
 
 log = logging.getLogger("shopduck.models")
 
@@ -84,6 +89,7 @@ def apply_models(
     db = database(con)
     models = build_order(load_models())
     with db.transaction():
+        db.lock(MODELS_LOCK)
         db.update_statistics(dataset)
         db.script(f"drop schema if exists {reporting} cascade")
         db.script(f"create schema {reporting}")
@@ -149,13 +155,17 @@ def refresh(con: Connection) -> dict[str, list[tuple]]:
     if not has_data(con):
         return {}
     apply_models(con)
-    failures = {name: rows for name, rows in run_checks(con).items() if rows}
+    db = database(con)
+    with db.transaction():
+        db.lock(MODELS_LOCK, shared=True)
+        checked = run_checks(db)
+    failures = {name: rows for name, rows in checked.items() if rows}
     for name, rows in failures.items():
         log.warning("data check %s: %d offending row(s), e.g. %s", name, len(rows), rows[0])
     return failures
 
 
-def refresh_models(warehouse: Path) -> dict[str, list[tuple]]:
-    """`refresh` on a DuckDB warehouse file."""
-    with duckdb.connect(str(warehouse)) as con:
-        return refresh(con)
+def refresh_models(warehouse: Warehouse | Path) -> dict[str, list[tuple]]:
+    """`refresh` on a warehouse (a path is a DuckDB file)."""
+    with as_warehouse(warehouse).connect() as db:
+        return refresh(db)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.errors import ShopduckError
-from pipelines.report import find_warehouse, open_read_only
+from pipelines.report import find_warehouse
+from pipelines.warehouse import Warehouse, as_warehouse
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -43,7 +44,7 @@ class NotebookFailed(ShopduckError):
     """A notebook could not be executed or rendered."""
 
 
-async def _execute(notebook: Path, warehouse: Path) -> NotebookNode:
+async def _execute(notebook: Path, warehouse: Warehouse) -> NotebookNode:
     """Run a Jupytext notebook in a fresh kernel that reads `warehouse`; its outputs filled in."""
     import jupytext
     from nbclient import NotebookClient
@@ -63,14 +64,14 @@ async def _execute(notebook: Path, warehouse: Path) -> NotebookNode:
             config=Config({"KernelManager": ipc}),
         )
         try:
-            await client.async_execute(env={**os.environ, "SHOPDUCK_WAREHOUSE": str(warehouse)})
+            await client.async_execute(env={**os.environ, **warehouse.environment()})
         except CellExecutionError as error:
             reason = (error.evalue or "").strip().partition("\n")[0]
             raise NotebookFailed(f"{notebook.name}: {error.ename}: {reason}") from error
     return node
 
 
-async def _execute_all(notebooks: tuple[Path, ...], warehouse: Path) -> list[NotebookNode]:
+async def _execute_all(notebooks: tuple[Path, ...], warehouse: Warehouse) -> list[NotebookNode]:
     """Run the notebooks side by side, each in its own kernel process (publishing takes the
     time of the slowest, not the sum); every kernel finishes before the first failure is raised."""
     results = await asyncio.gather(
@@ -82,7 +83,7 @@ async def _execute_all(notebooks: tuple[Path, ...], warehouse: Path) -> list[Not
     return results
 
 
-def _run_all(notebooks: tuple[Path, ...], warehouse: Path) -> list[NotebookNode]:
+def _run_all(notebooks: tuple[Path, ...], warehouse: Warehouse) -> list[NotebookNode]:
     """`_execute_all` on an event loop in a thread of its own. On the main thread's loop
     nbclient installs SIGINT and SIGTERM handlers that turn Ctrl-C into a cancelled task and a
     traceback; here Ctrl-C stays a KeyboardInterrupt, raised once the kernels have shut down."""
@@ -132,12 +133,13 @@ def _to_html(notebook: NotebookNode) -> str:
     return body
 
 
-def render_html(out_dir: Path, warehouse: Path | None = None) -> list[Path]:
+def render_html(out_dir: Path, warehouse: Warehouse | Path | None = None) -> list[Path]:
     """Execute every notebook against `warehouse` (default: `find_warehouse()`) and write
     `<name>.html` into `out_dir`; returns the files written. Nothing is written unless every
     notebook ran, so a failed run leaves the last published pages as they were."""
-    warehouse = (warehouse or find_warehouse()).resolve()
-    open_read_only(warehouse).close()  # a missing or locked warehouse: one line, before any kernel
+    warehouse = as_warehouse(warehouse) if warehouse is not None else find_warehouse()
+    # a missing or locked warehouse: one line, before any kernel
+    warehouse.analyst_connection().close()
     missing = [name for name in EXTRA if importlib.util.find_spec(name) is None]
     if missing:
         raise NotebookFailed(

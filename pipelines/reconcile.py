@@ -9,17 +9,16 @@ leave them out."""
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import duckdb
-import pyarrow as pa
 
 from pipelines.errors import one_line
 from pipelines.runner import append_runs, load_shops
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
+from pipelines.warehouse import ShopBusy, Warehouse, as_warehouse
 from platforms import PLATFORMS
 
 log = logging.getLogger("shopduck.reconcile")
@@ -37,6 +36,7 @@ class Reconciled:
     flagged_deleted: int = 0
     restored: int = 0  # flagged deleted before, listed again now
     error: str | None = None
+    skipped: bool = False  # another process was loading the shop (not a failure)
 
     @property
     def changed(self) -> bool:
@@ -64,13 +64,18 @@ def listed_versions(shop: Shop, options: RunOptions) -> dict[str, datetime | Non
         client.close()
 
 
-def stored_versions(warehouse: Path, shop: Shop) -> dict[str, datetime | None]:
+def _shop(shop: Shop) -> dict[str, object]:
+    return {"platform": shop.platform, "shop": shop.name}
+
+
+def stored_versions(warehouse: Warehouse, shop: Shop) -> dict[str, datetime | None]:
     """Every order id of the shop in the warehouse, with its `updated_at`."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute(
-            f"select order_id, updated_at from {DATASET}.orders where platform = ? and shop = ?",
-            [shop.platform, shop.name],
-        ).fetchall()
+    with warehouse.connect() as db:
+        rows = db.rows(
+            f"select order_id, updated_at from {DATASET}.orders "
+            "where platform = $platform and shop = $shop",
+            _shop(shop),
+        )
     return {order_id: _utc(changed) for order_id, changed in rows}
 
 
@@ -88,41 +93,62 @@ def to_fetch(
     return missing, stale
 
 
-def flag_deleted(warehouse: Path, shop: Shop, ids: set[str]) -> tuple[int, int]:
+def flag_deleted(warehouse: Warehouse, shop: Shop, ids: set[str]) -> tuple[int, int]:
     """Set `is_deleted` from the listed ids; returns (newly deleted, restored)."""
-    listed = pa.table({"order_id": pa.array(sorted(ids), pa.string())})
-    with duckdb.connect(str(warehouse)) as con:
-        con.register("listed", listed)
-        changes = con.execute(
+    with warehouse.connect() as db:
+        changes = db.rows(
             f"""
+            with listed as (select unnest(cast($ids as varchar[])) as order_id)
             update {DATASET}.orders as o
             set is_deleted = o.order_id not in (select order_id from listed)
-            where platform = ? and shop = ?
+            where platform = $platform and shop = $shop
               and coalesce(is_deleted, false) <> (o.order_id not in (select order_id from listed))
             returning is_deleted
             """,
-            [shop.platform, shop.name],
-        ).fetchall()
+            {**_shop(shop), "ids": sorted(ids)},
+        )
     deleted = sum(1 for (flag,) in changes if flag)
     return deleted, len(changes) - deleted
 
 
-def live_orders(warehouse: Path, shop: Shop) -> int:
+def live_orders(warehouse: Warehouse, shop: Shop) -> int:
     """Orders of the shop in the warehouse that are not flagged deleted."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
+    with warehouse.connect() as db:
+        [(count,)] = db.rows(
             f"select count(*) from {DATASET}.orders "
-            "where platform = ? and shop = ? and not coalesce(is_deleted, false)",
-            [shop.platform, shop.name],
-        ).fetchone()
-    return int(row[0]) if row else 0
+            "where platform = $platform and shop = $shop and not coalesce(is_deleted, false)",
+            _shop(shop),
+        )
+    return int(count)
 
 
-def reconcile_shops(shops: list[Shop], warehouse: Path, options: RunOptions) -> list[Reconciled]:
+def reconcile_shops(
+    shops: list[Shop], warehouse: Warehouse | Path, options: RunOptions
+) -> list[Reconciled]:
     """Reconcile every shop: list, fetch what is missing or stale (all shops in one load), flag
     deletions, and record each shop's figures in `commerce.load_runs`. A shop that fails is
-    reported and leaves its flags unchanged."""
-    results = {(shop.platform, shop.name): Reconciled(shop) for shop in shops}
+    reported and leaves its flags unchanged; a shop another process is loading is skipped."""
+    warehouse = as_warehouse(warehouse)
+    with ExitStack() as held:
+        results = {}
+        for shop in shops:
+            result = results[(shop.platform, shop.name)] = Reconciled(shop)
+            try:  # the whole reconciliation of a shop, as one load of it (flags included)
+                held.enter_context(warehouse.shop_lock(shop.label))
+            except ShopBusy:
+                result.skipped = True
+        _reconcile(
+            {key: result for key, result in results.items() if not result.skipped},
+            warehouse,
+            options,
+        )
+    _record(warehouse, [r for r in results.values() if not r.skipped], options.started_at)
+    return list(results.values())
+
+
+def _reconcile(
+    results: dict[tuple[str, str], Reconciled], warehouse: Warehouse, options: RunOptions
+) -> None:
     listings: dict[tuple[str, str], dict[str, datetime | None]] = {}
     wanted: dict[tuple[str, str], list[str]] = {}
     for key, result in results.items():
@@ -149,8 +175,6 @@ def reconcile_shops(shops: list[Shop], warehouse: Path, options: RunOptions) -> 
             result.warehouse_count = live_orders(warehouse, result.shop)
         except Exception as error:
             _failed(result, one_line(error))
-    _record(warehouse, list(results.values()), options.started_at)
-    return list(results.values())
 
 
 def _failed(result: Reconciled, reason: str) -> None:
@@ -158,7 +182,7 @@ def _failed(result: Reconciled, reason: str) -> None:
     log.debug("%s: reconciliation failed: %s", result.shop.label, reason)
 
 
-def _record(warehouse: Path, results: list[Reconciled], started_at: datetime) -> None:
+def _record(warehouse: Warehouse, results: list[Reconciled], started_at: datetime) -> None:
     finished = datetime.now(UTC)
     append_runs(
         warehouse,

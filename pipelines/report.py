@@ -7,38 +7,39 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import dlt
 import duckdb
 import pandas as pd
 
-from pipelines.errors import ShopduckError
+from pipelines.models import MODELS_LOCK
 from pipelines.settings import DEFAULT_WAREHOUSE, REPORTING_SCHEMA
 from pipelines.sql import Connection, database, read_sql
-from pipelines.warehouse import WarehouseLocked, open_duckdb
+from pipelines.warehouse import (
+    Warehouse,
+    WarehouseUnavailable,
+    as_warehouse,
+    configured_warehouse,
+)
 
 
-class WarehouseUnavailable(ShopduckError):
-    """The warehouse cannot be opened for reading."""
-
-
-def find_warehouse() -> Path:
-    """The notebooks' warehouse: `SHOPDUCK_WAREHOUSE`, else `shopduck.duckdb` here or one
-    folder up (where `shopduck demo` writes it when notebooks run from `notebooks/`)."""
+def find_warehouse() -> Warehouse:
+    """The notebooks' warehouse: the configured destination when it is `postgres`
+    (`SHOPDUCK__DESTINATION`), else the DuckDB file `SHOPDUCK_WAREHOUSE`, else
+    `shopduck.duckdb` here or one folder up (where `shopduck demo` writes it when notebooks run
+    from `notebooks/`)."""
+    if dlt.config.get("shopduck.destination") == "postgres":
+        return configured_warehouse("postgres")
     if os.environ.get("SHOPDUCK_WAREHOUSE"):
-        return Path(os.environ["SHOPDUCK_WAREHOUSE"])
+        return as_warehouse(Path(os.environ["SHOPDUCK_WAREHOUSE"]))
     candidates = (Path(DEFAULT_WAREHOUSE), Path("..") / DEFAULT_WAREHOUSE)
-    return next((path for path in candidates if path.exists()), candidates[0]).resolve()
+    return as_warehouse(next((p for p in candidates if p.exists()), candidates[0]).resolve())
 
 
-def open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a one-line error when the file is missing or locked."""
-    if not warehouse.exists():
-        raise WarehouseUnavailable(f"no warehouse at {warehouse}: run `shopduck load` first")
-    try:
-        return open_duckdb(warehouse, read_only=True)
-    except WarehouseLocked as error:
-        raise WarehouseUnavailable(
-            f"{warehouse} is locked by a running load; try again when it finishes"
-        ) from error
+def open_read_only(warehouse: Warehouse | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection in which `commerce.*` and `reporting.*` are the
+    warehouse's (a Postgres warehouse is attached), or a one-line error when it cannot be
+    read."""
+    return as_warehouse(warehouse).analyst_connection()
 
 
 def summary(con: Connection, since: date | None, until: date | None) -> pd.DataFrame:
@@ -55,24 +56,28 @@ def top_refunded(con: Connection, since: date | None, until: date | None) -> pd.
     )
 
 
-def print_report(warehouse: Path, since: date | None = None, until: date | None = None) -> None:
+def print_report(
+    warehouse: Warehouse | Path, since: date | None = None, until: date | None = None
+) -> None:
     """Print the revenue and refund summary and the top refunded products."""
-    with open_read_only(warehouse) as con:
-        built = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name in ('daily_sales', 'refunds', 'order_lines')",
-            [REPORTING_SCHEMA],
-        ).fetchone()
-        if not built or built[0] < 3:
+    warehouse = as_warehouse(warehouse)
+    with warehouse.connect(read_only=True) as db, db.transaction():
+        db.lock(MODELS_LOCK, shared=True)  # not while a load rebuilds the models
+        built = db.rows(
+            "select count(*) from information_schema.tables where table_schema = $schema "
+            "and table_name in ('daily_sales', 'refunds', 'order_lines')",
+            {"schema": REPORTING_SCHEMA},
+        )
+        if not built or built[0][0] < 3:
             raise WarehouseUnavailable(
-                f"{warehouse} has no reporting models yet (no load has finished): "
+                f"{warehouse.describe()} has no reporting models yet (no load has finished): "
                 "run `shopduck load` first"
             )
         span = f"{since or 'beginning'} .. {until or 'today'}"
         print(f"Revenue and refunds ({span}), per platform, shop and currency")
-        print(readable(summary(con, since, until)).to_string(index=False))
+        print(readable(summary(db, since, until)).to_string(index=False))
         print("\nTop refunded products")
-        print(readable(top_refunded(con, since, until)).to_string(index=False))
+        print(readable(top_refunded(db, since, until)).to_string(index=False))
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,32 +4,30 @@ loaded into the warehouse, one load at a time."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import pandas  # noqa: F401  (see below)
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from pipelines.errors import ShopduckError, one_line
+from pipelines.errors import one_line
 from pipelines.mapping import MappingPool
 from pipelines.models import has_data
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
 from pipelines.source import FetchStats, late_source, orders_source, stored_cursor
-from pipelines.warehouse import WarehouseLocked, open_duckdb
+from pipelines.sql import Database
+from pipelines.warehouse import SCHEMA_LOCK, ShopBusy, Warehouse, as_warehouse
 from platforms import PLATFORMS
 
 # pandas is imported up front, in this thread: DuckDB imports it lazily from C++ when loading,
@@ -37,13 +35,6 @@ from platforms import PLATFORMS
 # `sys.modules` ("partially initialized module 'pandas' has no attribute 'DataFrame'").
 
 log = logging.getLogger("shopduck")
-# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
-# saves about 100 MB at the peak of a large backfill but makes it about 25 % slower.)
-DUCKDB_SETTINGS = {"memory_limit": "256MB"}
-
-
-class WarehouseBusy(ShopduckError):
-    """Another load holds the warehouse."""
 
 
 @dataclass
@@ -55,6 +46,7 @@ class ShopResult:
     error: str | None = None
     load_info: str | None = None
     seconds: float = 0.0
+    skipped: bool = False  # another process was loading the shop (not a failure)
 
     @property
     def ok(self) -> bool:
@@ -86,69 +78,23 @@ def pipeline_name(shop: Shop) -> str:
     return f"shopduck_{shop.platform}_{slug}"
 
 
-def _pipelines_dir(warehouse: Path) -> Path:
-    return warehouse.parent / ".shopduck" / warehouse.name
-
-
-def _pipeline(shop: Shop, warehouse: Path, progress: str) -> dlt.Pipeline:
+def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
     # A loaded package's files are in the warehouse: keeping them would grow the pipeline
     # folder by every load.
     dlt.config["load.delete_completed_jobs"] = True
+    name = pipeline_name(shop)
     return dlt.pipeline(
-        pipeline_name=pipeline_name(shop),
-        destination=dlt.destinations.duckdb(
-            DuckDbCredentials(str(warehouse), global_config=DUCKDB_SETTINGS)
-        ),
+        pipeline_name=name,
+        destination=warehouse.destination(name.removeprefix("shopduck_")),
         dataset_name=DATASET,
-        pipelines_dir=str(_pipelines_dir(warehouse)),
+        pipelines_dir=str(warehouse.pipelines_dir),
         progress=None if progress == "none" else progress,
     )
 
 
-@contextmanager
-def warehouse_lock(warehouse: Path, wait: float) -> Iterator[None]:
-    """Hold the warehouse for writing: the writer lock that keeps two loads apart, and a
-    writable DuckDB file (a notebook or `shopduck report` may hold it read-only). Waits at most
-    `wait` seconds for each, then fails with one clear line."""
-    lock_path = warehouse.parent / f".{warehouse.name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait
-    with open(lock_path, "w") as handle:
-        _wait_until(
-            lambda: fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB),
-            BlockingIOError,
-            deadline,
-            f"another shopduck load holds {warehouse} (waited {wait:.0f}s)",
-        )
-        try:
-            _wait_until(
-                lambda: open_duckdb(warehouse).close(),
-                WarehouseLocked,
-                deadline,
-                f"{warehouse} is open in another program (a notebook or `shopduck report`?); "
-                f"close it and run the load again",
-            )
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _wait_until(
-    attempt: Callable[[], object], busy: type[Exception], deadline: float, message: str
-) -> None:
-    while True:
-        try:
-            attempt()
-            return
-        except busy:
-            if time.monotonic() >= deadline:
-                raise WarehouseBusy(message) from None
-            time.sleep(0.2)
-
-
 def load_shops(
     shops: list[Shop],
-    warehouse: Path,
+    warehouse: Warehouse | Path,
     options: RunOptions,
     progress: str = "none",
     *,
@@ -157,7 +103,8 @@ def load_shops(
     """Extract every shop concurrently (mapping on every core) and load each into the
     warehouse as soon as its extraction is done, one load at a time. `only`: per (platform,
     shop), just these order ids are fetched and merged, and cursors stay as they are
-    (reconciliation)."""
+    (reconciliation). A shop another process is loading is skipped (`ShopResult.skipped`)."""
+    warehouse = as_warehouse(warehouse)
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
@@ -166,17 +113,22 @@ def load_shops(
         started = time.monotonic()
         shop = result.shop
         try:
+            # Before the pipeline folder is touched: a shop's folder and its cursor belong to
+            # the process holding the shop; the lock is released once the shop is loaded.
+            held[id(result)].enter_context(warehouse.shop_lock(shop.label))
             pipeline = _pipeline(shop, warehouse, progress)
             pending = (
                 pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()
             )
             platform = PLATFORMS[shop.platform]
+            known = (shop.platform, shop.name) in in_warehouse
+            cursor = stored_cursor(pipeline, platform)
+            if not pending and cursor.read_until is None and known:
+                # The shop was loaded from another pipeline folder (another host, a lost
+                # folder): resume from the cursor stored in the warehouse, not from scratch.
+                pipeline.sync_destination()
             ids = None if only is None else only.get((shop.platform, shop.name), ())
-            first_load = ids is None and not (
-                pending
-                or stored_cursor(pipeline, platform).read_until
-                or (shop.platform, shop.name) in in_warehouse
-            )
+            first_load = ids is None and not (pending or cursor.read_until or known)
             source = orders_source(
                 platform, shop, options, result.stats, mapping, first_load=first_load, ids=ids
             )
@@ -195,6 +147,8 @@ def load_shops(
             if pending or result.stats.fetched:
                 return pipeline
             pipeline.abort_packages()  # nothing changed: drop the cursor-only package
+        except ShopBusy:
+            result.skipped = True
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
             log.debug("%s: extraction failed: %s", shop.label, result.error)
@@ -203,26 +157,30 @@ def load_shops(
         return None
 
     with (
+        ExitStack() as locks,
         MappingPool(preload) as mapping,
         ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as threads,
     ):
+        held = {id(result): locks.enter_context(ExitStack()) for result in results}
         extractions = {threads.submit(extract, result): result for result in results}
         for finished, done in enumerate(as_completed(extractions), start=1):
             if finished == len(extractions):
                 mapping.close()
-            pipeline = done.result()
+            pipeline, result = done.result(), extractions[done]
             if pipeline is not None:
-                _load(pipeline, extractions[done])
+                _load(warehouse, pipeline, result)
+            held[id(result)].close()
     if only is None:
-        record_runs(warehouse, results, options.started_at)
+        record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)
     return results
 
 
-def _load(pipeline: dlt.Pipeline, result: ShopResult) -> None:
+def _load(warehouse: Warehouse, pipeline: dlt.Pipeline, result: ShopResult) -> None:
     started = time.monotonic()
     try:
         finish_interrupted_commit(pipeline)
         pipeline.normalize()
+        warehouse.migrate(pipeline)
         result.load_info = str(pipeline.load())
     except Exception as error:
         result.error = one_line(error)
@@ -230,26 +188,14 @@ def _load(pipeline: dlt.Pipeline, result: ShopResult) -> None:
     result.seconds += time.monotonic() - started
 
 
-# The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the
-# space DuckDB's default string compression takes, and load faster (50,000 Haravan orders:
-# 10 MB instead of 67 MB, 0.5 s instead of 2.2 s to write). dlt creates only the tables and
-# columns that are missing, so this table is created first, with the columns dlt would create.
-RAW_ORDERS_DDL = f"""
-create table if not exists {DATASET}.raw_orders (
-    platform varchar not null, shop varchar not null, order_id varchar not null,
-    updated_at timestamptz, payload json using compression zstd
-)"""
-
-
-def shops_in_warehouse(warehouse: Path) -> set[tuple[str, str]]:
-    """(platform, shop) of every shop with orders in the warehouse. Creates `raw_orders` in a
-    new warehouse (see RAW_ORDERS_DDL)."""
-    with open_duckdb(warehouse) as con:
-        con.execute(f"create schema if not exists {DATASET}")
-        con.execute(RAW_ORDERS_DDL)
-        if not has_data(con):
+def shops_in_warehouse(warehouse: Warehouse) -> set[tuple[str, str]]:
+    """(platform, shop) of every shop with orders in the warehouse. Prepares a new warehouse
+    (`Warehouse.prepare`)."""
+    with warehouse.connect() as db:
+        warehouse.prepare(db)
+        if not has_data(db):
             return set()
-        rows = con.execute(f"select distinct platform, shop from {DATASET}.orders").fetchall()
+        rows = db.rows(f"select distinct platform, shop from {DATASET}.orders")
     return {(platform, shop) for platform, shop in rows}
 
 
@@ -274,7 +220,9 @@ RUN_COLUMNS = {
 }
 
 
-def record_runs(warehouse: Path, results: list[ShopResult], started_at: datetime) -> None:
+def record_runs(
+    warehouse: Warehouse | Path, results: list[ShopResult], started_at: datetime
+) -> None:
     """Append each shop's outcome to `commerce.load_runs` (read by `shopduck status`), and each
     shop's reporting settings to `commerce.shops` (read by the reporting models)."""
     finished = datetime.now(UTC)
@@ -295,18 +243,15 @@ def record_runs(warehouse: Path, results: list[ShopResult], started_at: datetime
         }
         for r in results
     ]
-    with open_duckdb(warehouse) as con:
-        _append_runs(con, rows)
-        con.execute(SHOPS_DDL)
+    with as_warehouse(warehouse).connect() as db, db.transaction():
+        _append_runs(db, rows)
+        db.script(SHOPS_DDL)
         for result in results:
-            shop = result.shop
-            con.execute(
-                f"delete from {DATASET}.shops where platform = ? and shop = ?",
-                [shop.platform, shop.name],
-            )
-            con.execute(
-                f"insert into {DATASET}.shops values (?, ?, ?)",
-                [shop.platform, shop.name, shop.timezone],
+            key = {"platform": result.shop.platform, "shop": result.shop.name}
+            db.rows(f"delete from {DATASET}.shops where platform = $platform and shop = $shop", key)
+            db.rows(
+                f"insert into {DATASET}.shops values ($platform, $shop, $timezone)",
+                {**key, "timezone": result.shop.timezone},
             )
 
 
@@ -314,21 +259,32 @@ SHOPS_DDL = f"""
 create table if not exists {DATASET}.shops (platform varchar, shop varchar, timezone varchar)"""
 
 
-def append_runs(warehouse: Path, rows: list[dict[str, Any]]) -> None:
+def append_runs(warehouse: Warehouse | Path, rows: list[dict[str, Any]]) -> None:
     """Append rows (column -> value, any subset of RUN_COLUMNS) to `commerce.load_runs`,
     adding the columns an older warehouse's table lacks."""
-    with open_duckdb(warehouse) as con:
-        _append_runs(con, rows)
+    with as_warehouse(warehouse).connect() as db, db.transaction():
+        _append_runs(db, rows)
 
 
-def _append_runs(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+def _append_runs(db: Database, rows: list[dict[str, Any]]) -> None:
+    """Inside a transaction. Loads on other hosts may create or alter the table at the same
+    moment: the schema lock makes them take turns (concurrent `create table if not exists` of
+    one table fails in Postgres)."""
+    db.lock(SCHEMA_LOCK)
     columns = ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
-    con.execute(f"create schema if not exists {DATASET}")
-    con.execute(f"create table if not exists {DATASET}.load_runs ({columns})")
-    for name, kind in RUN_COLUMNS.items():
-        con.execute(f"alter table {DATASET}.load_runs add column if not exists {name} {kind}")
-    for row in rows:
-        names, marks = ", ".join(row), ", ".join("?" for _ in row)
-        con.execute(
-            f"insert into {DATASET}.load_runs ({names}) values ({marks})", list(row.values())
+    db.script(f"create schema if not exists {DATASET}")
+    db.script(f"create table if not exists {DATASET}.load_runs ({columns})")
+    present = {
+        name
+        for (name,) in db.rows(
+            "select column_name from information_schema.columns "
+            "where table_schema = $schema and table_name = 'load_runs'",
+            {"schema": DATASET},
         )
+    }
+    for name, kind in RUN_COLUMNS.items():
+        if name not in present:
+            db.script(f"alter table {DATASET}.load_runs add column {name} {kind}")
+    for row in rows:
+        names, marks = ", ".join(row), ", ".join(f"${name}" for name in row)
+        db.rows(f"insert into {DATASET}.load_runs ({names}) values ({marks})", row)

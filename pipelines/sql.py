@@ -10,6 +10,7 @@ Query parameters are written `$name` (DuckDB's spelling) and bound from a mappin
 
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -81,6 +82,11 @@ class Database(ABC):
         self.script("commit")
 
     @abstractmethod
+    def lock(self, name: str, *, shared: bool = False) -> None:
+        """Inside a transaction: wait until no other connection holds the lock `name` (or,
+        `shared`, holds it exclusively), then hold it until the transaction ends."""
+
+    @abstractmethod
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         """Column names and rows of one query."""
 
@@ -99,6 +105,9 @@ class DuckDBDatabase(Database):
 
     def update_statistics(self, schema: str) -> None:
         """Nothing to do: DuckDB keeps its statistics current as it writes."""
+
+    def lock(self, name: str, *, shared: bool = False) -> None:
+        """Nothing to do: a DuckDB file has one writing process (`Warehouse.writer_lock`)."""
 
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         result = self.con.execute(sql, dict(params or {}))
@@ -135,6 +144,11 @@ class PostgresDatabase(Database):
         for (table,) in tables:
             self.script(f'analyze "{schema}"."{table}"')
 
+    def lock(self, name: str, *, shared: bool = False) -> None:
+        """`pg_advisory_xact_lock` (or `_shared`) on `name`."""
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.rows(f"select {function}($key)", {"key": lock_key(name)})
+
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         with self.con.cursor() as cursor:
             if params is None:
@@ -144,6 +158,12 @@ class PostgresDatabase(Database):
                 cursor.execute(_PARAM.sub(r"%(\1)s", sql.replace("%", "%%")), dict(params))
             columns = [column[0] for column in cursor.description or ()]
             return columns, cursor.fetchall() if cursor.description else []
+
+
+def lock_key(name: str) -> int:
+    """The 64-bit advisory lock key of `name`, the same in every process and on every host
+    (sha256, unlike Python's salted `hash`)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 Connection = duckdb.DuckDBPyConnection | psycopg2.extensions.connection | Database

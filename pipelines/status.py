@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.report import open_read_only
 from pipelines.settings import DATASET
+from pipelines.warehouse import Warehouse, as_warehouse
 from pipelines.windows import Cursor
 
 STORED_SQL = f"""
@@ -35,7 +35,7 @@ with runs as (
 stored as ({{stored}})
 select r.platform, r.shop, coalesce(s.orders, 0), coalesce(s.deleted, 0),
     r.finished_at, r.succeeded, r.fetched, r.expected, r.error,
-    ok.finished_at, ok.cursor,
+    ok.finished_at, cast(ok.cursor as varchar),
     rec.finished_at, rec.source_count, rec.warehouse_count, rec.fetched_missing,
     rec.refreshed_stale, rec.flagged_deleted, rec.error
 from runs as r
@@ -53,7 +53,7 @@ order by r.platform, r.shop
 
 def when(moment: datetime | None) -> str:
     """A time to the second, in UTC: 2026-11-25 21:52:17 UTC."""
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else "never"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if moment is not None else "never"
 
 
 def describe_cursor(text: str | None) -> str:
@@ -126,20 +126,20 @@ def shop_lines(row: tuple) -> Iterator[str]:
         yield f"  last reconcile       {when(reconciled_at)}: {figures}"
 
 
-def print_status(warehouse: Path) -> None:
+def print_status(warehouse: Warehouse | Path) -> None:
     """Print, per shop: orders in the warehouse, the last run and its completeness, the last
     success, the cursor, whether history is complete, the last error and reconciliation."""
-    with open_read_only(warehouse) as con:
+    with as_warehouse(warehouse).connect(read_only=True) as db:
         tables = {
             name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [DATASET],
-            ).fetchall()
+            for (name,) in db.rows(
+                "select table_name from information_schema.tables where table_schema = $schema",
+                {"schema": DATASET},
+            )
         }
         stored = STORED_SQL if "orders" in tables else NOTHING_STORED
         query = STATUS_SQL.replace("{stored}", stored)
-        rows = con.execute(query).fetchall() if "load_runs" in tables else []
+        rows = db.rows(query) if "load_runs" in tables else []
     if not rows:
         print("no loads recorded yet: run `shopduck load`")
         return

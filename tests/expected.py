@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
-
+from pipelines.warehouse import Warehouse, as_warehouse
 from simulators.model import Store
 
 Totals = dict[str, tuple]
@@ -26,16 +25,16 @@ MEASURES = {
 }
 
 
-def warehouse_totals(warehouse: Path, platform: str, shop: str) -> Totals:
-    """The same measures read from the warehouse, for one shop."""
+def warehouse_totals(warehouse: Warehouse | Path, platform: str, shop: str) -> Totals:
+    """The same measures read from the warehouse (DuckDB or Postgres), for one shop."""
     totals: Totals = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with as_warehouse(warehouse).connect(read_only=True) as db:
         for table, measures in MEASURES.items():
-            row = con.execute(
-                f"select {measures} from commerce.{table} where platform = ? and shop = ?",
-                [platform, shop],
-            ).fetchone()
-            assert row is not None
+            [row] = db.rows(
+                f"select {measures} from commerce.{table} where platform = $platform "
+                "and shop = $shop",
+                {"platform": platform, "shop": shop},
+            )
             totals[table] = tuple(ZERO if v is None else v for v in row)
     return totals
 

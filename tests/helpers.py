@@ -23,6 +23,7 @@ from pipelines import models
 from pipelines.http import RetryPolicy
 from pipelines.runner import ShopResult, load_shops
 from pipelines.shop import RunOptions, Shop
+from pipelines.warehouse import PostgresWarehouse, Warehouse, as_warehouse, postgres_warehouse
 from simulators.registry import SIMULATORS
 from simulators.server import Simulator
 from transforms.tables import Table
@@ -49,7 +50,7 @@ def shop_for(platform: str, sim: Simulator, name: str | None = None, **overrides
     return Shop(**fields)
 
 
-def run_load(shops: list[Shop], warehouse: Path, **options: object) -> list[ShopResult]:
+def run_load(shops: list[Shop], warehouse: Warehouse | Path, **options: object) -> list[ShopResult]:
     """Load `shops` now with fast retries; asserts nothing."""
     run = RunOptions(started_at=datetime.now(UTC), retry=FAST_RETRY, **options)  # type: ignore[arg-type]
     return load_shops(shops, warehouse, run)
@@ -58,6 +59,12 @@ def run_load(shops: list[Shop], warehouse: Path, **options: object) -> list[Shop
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def rows(warehouse: Warehouse | Path, sql: str, params: dict | None = None) -> list[tuple]:
+    """The rows of one query on either engine (`$name` parameters)."""
+    with as_warehouse(warehouse).connect(read_only=True) as db:
+        return db.rows(sql, params)
 
 
 @contextmanager
@@ -118,6 +125,23 @@ def fresh_postgres_database() -> Iterator[psycopg2.extensions.connection]:
         with admin.cursor() as cursor:
             cursor.execute(f"drop database if exists {name} with (force)")
         admin.close()
+
+
+@contextmanager
+def fresh_postgres_warehouse(folder: Path) -> Iterator[PostgresWarehouse]:
+    """A Postgres warehouse in a fresh database (see `fresh_postgres_database`), its local
+    pipeline folders under `folder`."""
+    with fresh_postgres_database() as con:
+        found = con.get_dsn_parameters()
+        # dlt's credentials want a password, which trust authentication ignores
+        password = psycopg2.extensions.parse_dsn(POSTGRES_DSN).get("password", "x")
+        dsn = (
+            f"postgresql://{found['user']}:{password}@{found.get('host', '127.0.0.1')}:"
+            f"{found.get('port', '5432')}/{found['dbname']}"
+        )
+        warehouse = postgres_warehouse(dsn, folder / "pipelines")
+        assert isinstance(warehouse, PostgresWarehouse)
+        yield warehouse
 
 
 def copy_commerce(
