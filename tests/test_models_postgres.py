@@ -22,6 +22,7 @@ import pytest
 from pipelines.demo import run_demo
 from pipelines.models import ModelError, apply_models, refresh, run_checks
 from pipelines.report import summary, top_refunded
+from pipelines.warehouse import load_extension
 from tests.helpers import break_a_model, copy_commerce, fresh_postgres_database, write_shops
 from transforms.tables import TABLES
 
@@ -168,3 +169,36 @@ def test_the_build_leaves_every_table_analysed_for_the_planner(engines):
             "and c.reltuples < 0"  # -1 until the table is first analysed
         )
         assert cursor.fetchall() == []
+
+
+MARTS = ("orders", "order_lines", "refunds", "daily_sales", "product_sales")
+
+
+def test_the_marts_money_has_a_declared_precision_so_every_reader_gets_it_exact(engines):
+    """Postgres `numeric` without a declared precision (what a sum or a difference of
+    numeric(18,4) is) reaches DuckDB's postgres scanner, and so the notebooks on Postgres, as
+    DOUBLE. Every numeric column of a mart declares its precision and scale."""
+    _, pg = engines
+    with pg.cursor() as cursor:
+        cursor.execute(
+            "select table_name, column_name, numeric_precision, numeric_scale"
+            " from information_schema.columns where table_schema = 'reporting'"
+            " and table_name = any(%s) and data_type = 'numeric' order by 1, 2",
+            [list(MARTS)],
+        )
+        numeric = cursor.fetchall()
+        dsn = pg.dsn
+    assert {table for table, *_ in numeric} == set(MARTS)
+    undeclared = [f"{t}.{c}" for t, c, precision, _ in numeric if precision is None]
+    assert undeclared == [], ", ".join(undeclared)
+    with duckdb.connect() as duck:
+        load_extension(duck, "postgres_scanner")
+        duck.execute(f"attach '{dsn}' as pg (type postgres, read_only)")
+        types = dict(
+            duck.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_catalog = 'pg' and table_schema = 'reporting'"
+                " and table_name = 'daily_sales'"
+            ).fetchall()
+        )
+    assert types["net_sales"].startswith("DECIMAL") and types["refunds"].startswith("DECIMAL")

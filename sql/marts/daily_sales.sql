@@ -4,6 +4,7 @@
 -- refunds are left out of every money column, so a cancellation never shows as revenue.
 -- total_collected = total_price of the day's orders - money refunded that day.
 -- A table, rebuilt after every load that changed data, so dashboards read it instantly.
+-- Money is decimal(38, 4) and quantities bigint, declared (see orders.sql).
 create table reporting.daily_sales as
 with orders as (
     select * from reporting.orders where not is_test
@@ -53,14 +54,16 @@ final as (
         coalesce(s.orders, 0) as orders,
         coalesce(s.cancelled_orders, 0) as cancelled_orders,
         -- money
-        coalesce(s.gross_sales, 0) as gross_sales,
-        coalesce(s.discounts, 0) as discounts,
-        coalesce(r.refunds, 0) as refunds,
-        coalesce(s.gross_sales, 0) - coalesce(s.discounts, 0) - coalesce(r.refunds, 0)
-            as net_sales,
-        coalesce(s.tax, 0) as tax,
-        coalesce(s.shipping, 0) as shipping,
-        coalesce(s.total_price, 0) - coalesce(r.refunded_amount, 0) as total_collected
+        cast(coalesce(s.gross_sales, 0) as decimal(38, 4)) as gross_sales,
+        cast(coalesce(s.discounts, 0) as decimal(38, 4)) as discounts,
+        cast(coalesce(r.refunds, 0) as decimal(38, 4)) as refunds,
+        cast(
+            coalesce(s.gross_sales, 0) - coalesce(s.discounts, 0) - coalesce(r.refunds, 0)
+            as decimal(38, 4)
+        ) as net_sales,
+        cast(coalesce(s.tax, 0) as decimal(38, 4)) as tax,
+        cast(coalesce(s.shipping, 0) as decimal(38, 4)) as shipping,
+        cast(coalesce(s.total_price, 0) - coalesce(r.refunded_amount, 0) as decimal(38, 4)) as total_collected
     from sales_per_day as s
     full join refunds_per_day as r using (day, platform, shop, currency)
 )

@@ -1,5 +1,6 @@
 -- reporting.order_lines: one row per line of an order in reporting.orders, with what was
 -- refunded of it. net_sales = gross_sales - discount - refunded_subtotal.
+-- Money is decimal(38, 4) and quantities bigint, declared (see orders.sql).
 create view reporting.order_lines as
 with order_lines as (
     select * from reporting.stg_order_lines
@@ -34,13 +35,13 @@ final as (
         l.is_gift_card,
         -- quantities
         l.quantity,
-        coalesce(r.refunded_quantity, 0) as refunded_quantity,
+        cast(coalesce(r.refunded_quantity, 0) as bigint) as refunded_quantity,
         -- money
-        l.unit_price,
-        l.gross_sales,
-        l.discount,
-        coalesce(r.refunded_subtotal, 0) as refunded_subtotal,
-        l.gross_sales - l.discount - coalesce(r.refunded_subtotal, 0) as net_sales
+        cast(l.unit_price as decimal(38, 4)) as unit_price,
+        cast(l.gross_sales as decimal(38, 4)) as gross_sales,
+        cast(l.discount as decimal(38, 4)) as discount,
+        cast(coalesce(r.refunded_subtotal, 0) as decimal(38, 4)) as refunded_subtotal,
+        cast(l.gross_sales - l.discount - coalesce(r.refunded_subtotal, 0) as decimal(38, 4)) as net_sales
     from order_lines as l
     join orders as o
         on o.platform = l.platform and o.shop = l.shop and o.order_id = l.order_id

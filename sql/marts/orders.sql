@@ -3,6 +3,8 @@
 -- discounts = the order's total discounts; refunds = refunded line subtotal of all its refunds,
 -- whatever their date; net_sales = gross_sales - discounts - refunds. Money is in the order's
 -- currency.
+-- Money is cast to decimal(38, 4) and quantities to bigint: Postgres leaves the type of a
+-- sum or a difference open, and readers such as DuckDB's postgres scanner take that as DOUBLE.
 create view reporting.orders as
 with orders as (
     select * from reporting.int_orders
@@ -51,17 +53,20 @@ final as (
         o.created_at,
         -- money
         o.currency,
-        coalesce(l.gross_sales, 0) as gross_sales,
-        o.total_discounts as discounts,
-        coalesce(r.refunds, 0) as refunds,
-        coalesce(l.gross_sales, 0) - o.total_discounts - coalesce(r.refunds, 0) as net_sales,
-        o.total_tax as tax,
-        o.total_shipping as shipping,
-        o.total_price,
+        cast(coalesce(l.gross_sales, 0) as decimal(38, 4)) as gross_sales,
+        cast(o.total_discounts as decimal(38, 4)) as discounts,
+        cast(coalesce(r.refunds, 0) as decimal(38, 4)) as refunds,
+        cast(
+            coalesce(l.gross_sales, 0) - o.total_discounts - coalesce(r.refunds, 0)
+            as decimal(38, 4)
+        ) as net_sales,
+        cast(o.total_tax as decimal(38, 4)) as tax,
+        cast(o.total_shipping as decimal(38, 4)) as shipping,
+        cast(o.total_price as decimal(38, 4)) as total_price,
         -- quantities
         coalesce(l.line_count, 0) as line_count,
-        coalesce(l.item_quantity, 0) as item_quantity,
-        coalesce(r.refunded_quantity, 0) as refunded_quantity,
+        cast(coalesce(l.item_quantity, 0) as bigint) as item_quantity,
+        cast(coalesce(r.refunded_quantity, 0) as bigint) as refunded_quantity,
         -- flags
         o.is_cancelled,
         o.is_test

@@ -3,6 +3,7 @@
 -- alphabetically first line title (a product's lines may carry different titles over time).
 -- refund_rate = refunded_quantity / quantity (share of units sold that came back).
 -- A table, rebuilt after every load that changed data.
+-- Money is decimal(38, 4) and quantities bigint, declared (see orders.sql).
 create table reporting.product_sales as
 with order_lines as (
     select * from reporting.order_lines
@@ -19,12 +20,12 @@ final as (
         -- descriptive
         min(title) as title,
         -- quantities
-        sum(quantity) as quantity,
-        sum(refunded_quantity) as refunded_quantity,
+        cast(sum(quantity) as bigint) as quantity,
+        cast(sum(refunded_quantity) as bigint) as refunded_quantity,
         -- money
-        sum(gross_sales) as gross_sales,
-        sum(refunded_subtotal) as refunds,
-        sum(net_sales) as net_sales,
+        cast(sum(gross_sales) as decimal(38, 4)) as gross_sales,
+        cast(sum(refunded_subtotal) as decimal(38, 4)) as refunds,
+        cast(sum(net_sales) as decimal(38, 4)) as net_sales,
         -- rates
         cast(1.0 * sum(refunded_quantity) / nullif(sum(quantity), 0) as decimal(10, 4))
             as refund_rate

@@ -2,6 +2,7 @@
 -- in its shop's timezone, with its order's date (same calendar) and the days between them.
 -- amount = money returned to the customer; refunded_subtotal = refunded line subtotal (the
 -- figure daily_sales subtracts from sales).
+-- Money is decimal(38, 4) and quantities bigint, declared (see orders.sql).
 create view reporting.refunds as
 with refunds as (
     select * from reporting.int_refunds
@@ -24,10 +25,10 @@ final as (
         r.refund_date - o.order_date as days_to_refund,
         -- money
         o.currency,
-        r.amount,
-        r.refunded_subtotal,
+        cast(r.amount as decimal(38, 4)) as amount,
+        cast(r.refunded_subtotal as decimal(38, 4)) as refunded_subtotal,
         -- quantities
-        r.refunded_quantity,
+        cast(r.refunded_quantity as bigint) as refunded_quantity,
         -- flags
         r.is_derived,
         r.restock,
