@@ -1,21 +1,25 @@
-"""The HTTP core every source uses: one httpx client per shop with its auth, bounded retries
-with backoff (honouring Retry-After), pacing from rate-limit headers, and one-line errors that
-name the shop and URL but never a credential."""
+"""The HTTP core every source uses: one asynchronous httpx client per shop with its auth,
+bounded retries with backoff (honouring Retry-After), pacing from rate-limit headers, and
+one-line errors that name the shop and URL but never a credential.
+
+Asynchronous so that one event loop fetches any number of shops at once: a shop waiting for
+its rate limit or a slow API holds no thread."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from pipelines.errors import ShopduckError
 
@@ -59,7 +63,8 @@ class BucketPacer:
     """Paces requests from a leaky-bucket header such as `X-Haravan-Api-Call-Limit: 32/80`.
 
     When the bucket is fuller than `capacity - headroom`, sleep until it has leaked back down,
-    so a long backfill runs at the leak rate instead of bouncing off 429s.
+    so a long backfill runs at the leak rate instead of bouncing off 429s. The capacity is read
+    from each response, so a plan with a larger bucket is used to its size.
     """
 
     header: str
@@ -74,6 +79,32 @@ class BucketPacer:
         used, capacity = (int(part) for part in value.split("/", 1))
         excess = used - (capacity - self.headroom)
         return max(0.0, excess / self.leak_per_second)
+
+
+def standard_wait(headers: httpx.Headers, now: float | None = None) -> float:
+    """Seconds to wait before the next request by the common rate-limit headers, for APIs
+    whose documents say nothing of a limit: none while requests remain in the window; when
+    none remain, until the window resets. Understands `X-RateLimit-Remaining` /
+    `X-RateLimit-Reset` (seconds, or a Unix time) and the IETF draft's `RateLimit-Remaining` /
+    `RateLimit-Reset` and `RateLimit: limit=.., remaining=.., reset=..`."""
+    fields: dict[str, str] = {}
+    for item in headers.get("RateLimit", "").split(","):
+        name, _, value = item.strip().partition("=")
+        fields[name.strip().lower()] = value.strip()
+    for prefix in ("X-RateLimit-", "RateLimit-"):
+        for name in ("remaining", "reset"):
+            value = headers.get(prefix + name)
+            if value is not None:
+                fields.setdefault(name, value)
+    try:
+        remaining, reset = float(fields["remaining"]), float(fields["reset"])
+    except (KeyError, ValueError):
+        return 0.0
+    if remaining > 0:
+        return 0.0
+    if reset > 1_000_000_000:  # a Unix time, not a number of seconds
+        reset -= time.time() if now is None else now
+    return max(0.0, reset)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -96,11 +127,22 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:  # the other form RFC 9110 allows: an HTTP date
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
         return None
 
 
 class ApiClient:
-    """GETs JSON from one shop's API with auth, retries and pacing."""
+    """GETs JSON from one shop's API with auth, retries and pacing.
+
+    Pacing: a request waits for the rate the shop is configured with (`rate`, requests a
+    second), for the platform's bucket header (`pacer`) and for the common rate-limit headers
+    of the last response (`standard_wait`), so a shop runs at its limit without collecting
+    429s. `in_flight`, shared by every client of a run, bounds the responses being read at
+    once (what a run holds in memory), whatever the number of shops; waiting for the pace
+    holds no place in it."""
 
     def __init__(
         self,
@@ -111,17 +153,20 @@ class ApiClient:
         auth: httpx.Auth | None = None,
         policy: RetryPolicy | None = None,
         pacer: BucketPacer | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        rate: float | None = None,
+        in_flight: asyncio.Semaphore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         require_safe_url(base_url)
         self.shop = shop
         self.policy = policy or RetryPolicy()
         self.pacer = pacer
         self.requests = 0
+        self._interval = 1.0 / rate if rate else 0.0
+        self._in_flight = in_flight
         self._sleep = sleep
         self._pause_until = 0.0
-        self._lock = threading.Lock()
-        self._http = httpx.Client(
+        self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Accept": "application/json", **(headers or {})},
             auth=auth,
@@ -129,14 +174,22 @@ class ApiClient:
             verify=True,
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        await self._http.aclose()
 
-    def get(self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], T]) -> T:
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def get(
+        self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], T]
+    ) -> T:
         """`GET path?params`, its JSON body decoded by `decode`, retried on transient failures
         (an invalid body, usually cut short, among them)."""
-        retrying = Retrying(
+        retrying = AsyncRetrying(
             retry=retry_if_exception_type((TransientError, httpx.TransportError)),
             stop=stop_after_attempt(self.policy.attempts),
             wait=self._wait,
@@ -144,7 +197,7 @@ class ApiClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_once, path, params, decode)
+            return await retrying(self._get_once, path, params, decode)
         except (TransientError, httpx.TransportError) as error:
             url = self._http.build_request("GET", path, params=params).url
             reason = (
@@ -162,16 +215,22 @@ class ApiClient:
         backoff = self.policy.initial_wait * 2 ** (retry_state.attempt_number - 1)
         return min(self.policy.max_wait, backoff * (0.5 + random.random() / 2))
 
-    def _get_once(
+    async def _get_once(
         self, path: str, params: Mapping[str, Any] | None, decode: Callable[[bytes], T]
     ) -> T:
-        self._respect_pacing()
+        await self._respect_pacing()
         self.requests += 1
-        response = self._http.get(path, params=params)
+        if self._in_flight is None:
+            return self._checked(await self._http.get(path, params=params), decode)
+        async with self._in_flight:
+            return self._checked(await self._http.get(path, params=params), decode)
+
+    def _checked(self, response: httpx.Response, decode: Callable[[bytes], T]) -> T:
+        """The response's body decoded, or the error it means; learns the pace from it."""
+        wait = standard_wait(response.headers)
         if self.pacer is not None:
-            with self._lock:
-                wait = self.pacer.wait_after(response.headers)
-                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+            wait = max(wait, self.pacer.wait_after(response.headers))
+        self._pause_until = max(self._pause_until, time.monotonic() + wait)
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientError(f"HTTP {status}", retry_after=_retry_after(response))
@@ -183,12 +242,14 @@ class ApiClient:
             raise ApiError(f"{self.shop}: HTTP {status} from GET {response.url}")
         return self._decode(response, decode)
 
-    def _respect_pacing(self) -> None:
-        with self._lock:
-            delay = self._pause_until - time.monotonic()
+    async def _respect_pacing(self) -> None:
+        now = time.monotonic()
+        delay = self._pause_until - now
+        # the configured rate spaces the starts of requests
+        self._pause_until = max(self._pause_until, now) + self._interval
         if delay > 0:
             log.debug("%s: pacing %.2fs for the rate limit", self.shop, delay)
-            self._sleep(delay)
+            await self._sleep(delay)
 
     def _decode(self, response: httpx.Response, decode: Callable[[bytes], T]) -> T:
         content_type = response.headers.get("Content-Type", "")

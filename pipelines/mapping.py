@@ -42,7 +42,7 @@ class MappingPool:
     maps in this process and never pays for it."""
 
     def __init__(self, preload: Iterable[str] = (), workers: int | None = None) -> None:
-        self.workers = workers or _usable_cores()
+        self.workers = workers or usable_cores()
         # pandas too: pyarrow imports it on its first `pa.array` of a list (to tell whether that
         # is a pandas object), which would cost each worker an import of its own (~1 s of CPU)
         self._preload = sorted({"transforms.batch", "pandas", *preload})
@@ -160,7 +160,7 @@ def _leave_interrupts_to_the_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """The cores this process may run on (every core where the system cannot say, as on macOS)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))

@@ -1,12 +1,11 @@
-"""The ways the five APIs page, as generators of `Page`s (one per response)."""
+"""The ways the five APIs page, as asynchronous generators of `Page`s (one per response)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import partial
-from queue import Full, Queue
 from typing import Any, TypeVar
 
 import msgspec
@@ -58,6 +57,11 @@ class Page:
         """The records as a compact JSON list."""
         return b"[" + b",".join(self.records) + b"]"
 
+    @classmethod
+    def from_json(cls, data: bytes) -> Page:
+        """The page whose `json()` this is."""
+        return cls(_RECORDS.decode(data))
+
 
 def _decoded_or_none(record: msgspec.Raw, kind: type[S]) -> S | None:
     try:
@@ -100,7 +104,7 @@ def record_ids(page: Page) -> list[int]:
     return ids
 
 
-def keyset_pages(
+async def keyset_pages(
     client: ApiClient,
     path: str,
     params: Mapping[str, Any],
@@ -110,7 +114,7 @@ def keyset_pages(
     inclusive: bool = False,
     after_id: int | None = None,
     is_last: Callable[[Any], bool] | None = None,
-) -> Iterator[Page]:
+) -> AsyncIterator[Page]:
     """Pages of records with ascending ids, each request asking for ids after the last one seen.
 
     `id_param` is `since_id` (ids greater than; `inclusive=False`) or an `id` filter meaning
@@ -125,7 +129,7 @@ def keyset_pages(
         query = dict(params)
         if last is not None:
             query[id_param] = last + 1 if inclusive else last
-        page, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        page, rest = await client.get(path, query, partial(page_body, envelope=envelope))
         if not page:
             return
         yield page
@@ -150,7 +154,7 @@ def keyset_pages(
         last = highest
 
 
-def offset_pages(
+async def offset_pages(
     client: ApiClient,
     path: str,
     params: Mapping[str, Any],
@@ -159,7 +163,7 @@ def offset_pages(
     page_size: int,
     is_last: Callable[[Any], bool],
     overlap: int = 5,
-) -> Iterator[Page]:
+) -> AsyncIterator[Page]:
     """Pages fetched with `start`/`limit` offsets, asking for `page_size` records, until an
     empty page or until `is_last(rest)` says so (`rest`: see `keyset_pages`). The next offset
     follows the records actually served, whatever `limit` asked for.
@@ -168,13 +172,14 @@ def offset_pages(
     back across a page boundary; each page therefore starts `overlap` records before the end of
     the previous one, and records already yielded in this run, unchanged, are dropped (a changed
     copy is kept: the load keeps the newer one; a record without an id cannot be recognised and
-    is always kept: mapping quarantines it).
+    is always kept: mapping quarantines it). Records are remembered by digest, so the memory
+    this takes is a few bytes an order, not the orders.
     """
     start, previous = 0, None
-    seen: dict[str | None, msgspec.Raw] = {}
+    seen: dict[str | None, bytes] = {}
     while True:
         query = {**params, "start": start, "limit": page_size}
-        page, rest = client.get(path, query, partial(page_body, envelope=envelope))
+        page, rest = await client.get(path, query, partial(page_body, envelope=envelope))
         if not page:
             return
         ids = [None if record_id is None else repr(record_id) for record_id in page.ids()]
@@ -183,11 +188,12 @@ def offset_pages(
                 f"{client.shop}: GET {path} with start={start} served the same records as the "
                 f"page before: the API ignores start, so paging cannot advance"
             )
+        digests = [_digest(record) for record in page.records]
         fresh = [
-            record_id is None or seen.get(record_id) != record
-            for record_id, record in zip(ids, page.records, strict=True)
+            record_id is None or seen.get(record_id) != digest
+            for record_id, digest in zip(ids, digests, strict=True)
         ]
-        seen.update(zip(ids, page.records, strict=True))
+        seen.update(zip(ids, digests, strict=True))
         if any(fresh):
             yield page.subset(fresh)
         if is_last(rest):
@@ -196,45 +202,5 @@ def offset_pages(
         start += max(1, len(page) - overlap)
 
 
-def prefetched(pages: Iterator[T], depth: int = 4) -> Iterator[T]:
-    """`pages`, read by a background thread up to `depth` items ahead, so that waiting for the
-    API (and its rate limit) overlaps with mapping and loading. An error in the thread is raised
-    here, after the items before it; closing this generator stops the thread."""
-    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
-    stopped = threading.Event()
-
-    def offer(item: tuple[bool, Any]) -> bool:
-        while not stopped.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if not offer((False, page)):
-                    return
-            offer((True, None))
-        except BaseException as error:  # handed to the consumer, raised there
-            offer((True, error))
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="shopduck-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            done, item = queue.get()
-            if done:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stopped.set()
-        thread.join()
+def _digest(record: msgspec.Raw) -> bytes:
+    return hashlib.blake2b(record, digest_size=16).digest()

@@ -5,8 +5,9 @@ declaration: the configuration keys, the client, the dlt source."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -55,7 +56,7 @@ class Basic:
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a fetch learned, returned once its last page has been read: the API's own count of
+    """What a fetch learned, yielded once after its last page: the API's own count of
     the orders the run asked for (None where the API cannot count, or where counting was not
     worth a request) and the highest order id read, for platforms whose cursor keeps one."""
 
@@ -63,16 +64,16 @@ class Fetched:
     max_id: int | None = None
 
 
-Fetch = Callable[[ApiClient, Shop, Cursor, RunOptions], Generator[Page, None, Fetched]]
-ListVersions = Callable[[ApiClient, Shop], Iterator[tuple[str, datetime | None]]]
-FetchIds = Callable[[ApiClient, Shop, Sequence[str]], Iterator[Page]]
+Fetch = Callable[[ApiClient, Shop, Cursor, RunOptions], AsyncIterator[Page | Fetched]]
+ListVersions = Callable[[ApiClient, Shop], AsyncIterator[tuple[str, datetime | None]]]
+FetchIds = Callable[[ApiClient, Shop, Sequence[str]], AsyncIterator[Page]]
 
 
 @dataclass(frozen=True)
 class Platform:
     """One platform, declared once in its module.
 
-    `fetch` reads the pages a run needs from the shop's cursor and returns what it learned;
+    `fetch` reads the pages a run needs from the shop's cursor, then yields what it learned;
     `list_versions` lists every order id with its last change as cheaply as the API allows and
     `fetch_ids` fetches chosen orders (reconciliation); `map_order` maps one order payload to
     warehouse rows. `options`: per-shop settings this platform reads besides the common ones
@@ -94,13 +95,19 @@ class Platform:
         """The credential keys a shop of this platform is configured with."""
         return self.auth.credentials
 
-    def connect(self, shop: Shop, policy: RetryPolicy) -> ApiClient:
-        """A client for the shop's API: its credentials, the retry policy, the pacing."""
+    def connect(
+        self, shop: Shop, policy: RetryPolicy, in_flight: asyncio.Semaphore | None = None
+    ) -> ApiClient:
+        """A client for the shop's API: its credentials, the retry policy, the pacing (the
+        platform's, and the shop's `rate_limit` in requests a second where configured)."""
+        rate = shop.options.get("rate_limit")
         return ApiClient(
             shop.label,
             shop.base_url,
             policy=policy,
             pacer=self.pacer,
+            rate=float(rate) if rate else None,
+            in_flight=in_flight,
             **self.auth.client_args(shop),
         )
 
@@ -110,13 +117,13 @@ class Platform:
         return partial(self.map_order, **options) if options else self.map_order
 
 
-def count_or_none(
+async def count_or_none(
     client: ApiClient, path: str, params: Mapping[str, Any], decode: Callable[[bytes], int]
 ) -> int | None:
     """The API's count of the orders a request matches; None, with a warning, when the API
     cannot say: a count checks a load, it is no reason to fail one."""
     try:
-        return client.get(path, params, decode)
+        return await client.get(path, params, decode)
     except ApiError as error:
         log.warning("%s: cannot count the orders read: %s", client.shop, error)
         return None

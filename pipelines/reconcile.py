@@ -8,6 +8,7 @@ leave them out."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -57,11 +58,15 @@ class Reconciled:
 def listed_versions(shop: Shop, options: RunOptions) -> dict[str, datetime | None]:
     """Every order id the shop's API returns now, with its last change where listed."""
     platform = PLATFORMS[shop.platform]
-    client = platform.connect(shop, options.retry)
-    try:
-        return dict(platform.list_versions(client, shop))
-    finally:
-        client.close()
+
+    async def listed() -> dict[str, datetime | None]:
+        async with platform.connect(shop, options.retry) as client:
+            return {
+                order_id: changed
+                async for order_id, changed in platform.list_versions(client, shop)
+            }
+
+    return asyncio.run(listed())
 
 
 def _shop(shop: Shop) -> dict[str, object]:

@@ -1,16 +1,18 @@
-"""Runs a load: every shop is extracted concurrently (one dlt pipeline per shop, so each has its
-own cursor and a failing shop costs nobody else anything) and, as each finishes, normalized and
-loaded into the warehouse, one load at a time."""
+"""Runs a load: every shop is fetched at once by one event loop into its spool (see
+`pipelines.fetching`), and, as each fetch finishes, extracted by a pool sized by cores (one dlt
+pipeline per shop, so each has its own cursor and a failing shop costs nobody else anything),
+normalized and loaded into the warehouse, one load at a time."""
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,23 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import pandas  # noqa: F401  (see below)
 
 from pipelines.errors import one_line
-from pipelines.mapping import MappingPool
+from pipelines.fetching import FetchLoop, Spool
+from pipelines.mapping import MappingPool, usable_cores
 from pipelines.models import has_data
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
-from pipelines.source import FetchStats, late_source, orders_source, stored_cursor
+from pipelines.source import FetchStats, late_source, orders_source, record_fetch, stored_cursor
 from pipelines.sql import Database
 from pipelines.warehouse import SCHEMA_LOCK, ShopBusy, Warehouse, as_warehouse
 from platforms import PLATFORMS
 
-# pandas is imported up front, in this thread: DuckDB imports it lazily from C++ when loading,
-# and dlt, extracting in another thread at that moment, would find it half-initialized in
-# `sys.modules` ("partially initialized module 'pandas' has no attribute 'DataFrame'").
-
 log = logging.getLogger("shopduck")
+# A shop's extraction starts once this many orders are spooled, before its fetch ends: a large
+# backfill is mapped while it is fetched; a small shop is extracted in one go when fetched.
+READ_EARLY_ORDERS = 5000
 
 
 @dataclass
@@ -92,6 +93,20 @@ def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
     )
 
 
+@dataclass
+class ShopRun:
+    """One shop's part of a load: its lock, its pipeline, where its fetch starts, its spool."""
+
+    result: ShopResult
+    lock: ExitStack
+    pipeline: dlt.Pipeline
+    first_load: bool
+    pending: bool  # packages of an earlier run wait to be loaded
+    ids: Sequence[str] | None
+    spool: Spool
+    started: float = field(default_factory=time.monotonic)
+
+
 def load_shops(
     shops: list[Shop],
     warehouse: Warehouse | Path,
@@ -100,24 +115,26 @@ def load_shops(
     *,
     only: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> list[ShopResult]:
-    """Extract every shop concurrently (mapping on every core) and load each into the
-    warehouse as soon as its extraction is done, one load at a time. `only`: per (platform,
-    shop), just these order ids are fetched and merged, and cursors stay as they are
-    (reconciliation). A shop another process is loading is skipped (`ShopResult.skipped`)."""
+    """Fetch every shop at once, each paced by its own rate limit; extract each (mapping on
+    every core) as its fetch finishes, and load it into the warehouse as soon as its
+    extraction is done, one load at a time. `only`: per (platform, shop), just these order
+    ids are fetched and merged, and cursors stay as they are (reconciliation). A shop another
+    process is loading is skipped (`ShopResult.skipped`)."""
     warehouse = as_warehouse(warehouse)
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
+    events: queue.Queue[tuple[bool, ShopRun]] = queue.Queue()  # (extracted?, shop)
 
-    def extract(result: ShopResult) -> dlt.Pipeline | None:
-        started = time.monotonic()
+    def start(result: ShopResult, fetching: FetchLoop, locks: ExitStack) -> ShopRun | None:
         shop = result.shop
+        lock = locks.enter_context(ExitStack())
         try:
             # Before the pipeline folder is touched: a shop's folder and its cursor belong to
             # the process holding the shop; the lock is released once the shop is loaded.
-            held[id(result)].enter_context(warehouse.shop_lock(shop.label))
+            lock.enter_context(warehouse.shop_lock(shop.label))
             pipeline = _pipeline(shop, warehouse, progress)
-            pending = (
+            pending = bool(
                 pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()
             )
             platform = PLATFORMS[shop.platform]
@@ -127,52 +144,119 @@ def load_shops(
                 # The shop was loaded from another pipeline folder (another host, a lost
                 # folder): resume from the cursor stored in the warehouse, not from scratch.
                 pipeline.sync_destination()
+                cursor = stored_cursor(pipeline, platform)
             ids = None if only is None else only.get((shop.platform, shop.name), ())
             first_load = ids is None and not (pending or cursor.read_until or known)
-            source = orders_source(
-                platform, shop, options, result.stats, mapping, first_load=first_load, ids=ids
+            spool = Spool(
+                warehouse.pipelines_dir,
+                on_ready=lambda: events.put((False, run)),
+                read_early=READ_EARLY_ORDERS,
             )
-            pipeline.extract(source)
-            if result.stats.late:
-                pipeline.extract(late_source(platform, result.stats))
-            if result.stats.missing:
-                log.warning(
-                    "%s: the API counts %d orders in the window but %d were read "
-                    "(%d missing); `shopduck load --reconcile` fetches them",
-                    shop.label,
-                    result.stats.expected,
-                    result.stats.fetched,
-                    result.stats.missing,
-                )
-            if pending or result.stats.fetched:
-                return pipeline
-            pipeline.abort_packages()  # nothing changed: drop the cursor-only package
+            run = ShopRun(result, lock, pipeline, first_load, pending, ids, spool)
+            fetching.fetch(spool, platform, shop, cursor, options, ids)
+            return run
         except ShopBusy:
             result.skipped = True
         except Exception as error:  # one shop's failure must not stop the others
             result.error = one_line(error)
-            log.debug("%s: extraction failed: %s", shop.label, result.error)
-        finally:
-            result.seconds = time.monotonic() - started
+            log.debug("%s: could not start: %s", shop.label, result.error)
+        lock.close()
         return None
+
+    def extract(run: ShopRun) -> None:
+        try:
+            _extract(run, options, mapping)
+        finally:
+            run.result.stats.requests = run.spool.requests  # failed or not
+            run.spool.close()
+            run.result.seconds = time.monotonic() - run.started
+            events.put((True, run))
 
     with (
         ExitStack() as locks,
+        FetchLoop() as fetching,
         MappingPool(preload) as mapping,
-        ThreadPoolExecutor(max_workers=max(1, min(8, len(shops)))) as threads,
+        ThreadPoolExecutor(max_workers=usable_cores()) as extractors,
     ):
-        held = {id(result): locks.enter_context(ExitStack()) for result in results}
-        extractions = {threads.submit(extract, result): result for result in results}
-        for finished, done in enumerate(as_completed(extractions), start=1):
-            if finished == len(extractions):
+        # Only the queued events hold a shop's run, so its pipeline is freed once it is loaded.
+        unfinished = sum(start(result, fetching, locks) is not None for result in results)
+        while unfinished:
+            extracted, run = events.get()
+            if not extracted:
+                if _nothing_new(run):
+                    extract(run)  # no dlt work: done here, at once
+                else:
+                    # DuckDB imports pandas lazily from C++ when loading (in this thread); dlt,
+                    # extracting in another thread at that moment, would find it
+                    # half-initialized in `sys.modules`. So it is imported here first, and only
+                    # by runs that load.
+                    import pandas  # noqa: F401
+
+                    extractors.submit(extract, run)
+                continue
+            unfinished -= 1
+            if not unfinished:
                 mapping.close()
-            pipeline, result = done.result(), extractions[done]
-            if pipeline is not None:
-                _load(warehouse, pipeline, result)
-            held[id(result)].close()
+            if run.result.ok and (run.pending or run.result.stats.fetched):
+                _load(warehouse, run.pipeline, run.result)
+            run.lock.close()
     if only is None:
         record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)
     return results
+
+
+def _extract(run: ShopRun, options: RunOptions, mapping: MappingPool) -> None:
+    """Extract a shop's spooled pages into its pipeline (the late copies in a second package);
+    a failure is the shop's error, never raised."""
+    result, shop, pipeline = run.result, run.result.shop, run.pipeline
+    platform = PLATFORMS[shop.platform]
+    try:
+        if run.spool.error is not None and not run.pending:  # nothing to extract
+            raise run.spool.error
+        if _nothing_new(run):
+            # No package to extract, normalize or load; what the fetch learned is recorded,
+            # and the stored cursor stays (the next window starts there again).
+            record_fetch(
+                result.stats,
+                run.spool,
+                stored_cursor(pipeline, platform),
+                options,
+                counted=run.ids is None,
+            )
+            return
+        source = orders_source(
+            platform,
+            shop,
+            options,
+            result.stats,
+            mapping,
+            first_load=run.first_load,
+            ids=run.ids,
+            spool=run.spool,
+        )
+        pipeline.extract(source)
+        if result.stats.late:
+            pipeline.extract(late_source(platform, result.stats))
+        if result.stats.missing:
+            log.warning(
+                "%s: the API counts %d orders in the window but %d were read "
+                "(%d missing); `shopduck load --reconcile` fetches them",
+                shop.label,
+                result.stats.expected,
+                result.stats.fetched,
+                result.stats.missing,
+            )
+        if not (run.pending or result.stats.fetched):
+            pipeline.abort_packages()  # nothing changed: drop the cursor-only package
+    except Exception as error:  # one shop's failure must not stop the others
+        result.error = one_line(error)
+        log.debug("%s: extraction failed: %s", shop.label, result.error)
+
+
+def _nothing_new(run: ShopRun) -> bool:
+    """Whether a shop's run has nothing for dlt: its fetch ended without a page (well or not)
+    and no package of an earlier run waits."""
+    return run.spool.done and not (run.spool.pages or run.pending)
 
 
 def _load(warehouse: Warehouse, pipeline: dlt.Pipeline, result: ShopResult) -> None:

@@ -12,4 +12,4 @@ DEFAULT_LOCK_WAIT_SECONDS = 60.0
 
 # Per-shop settings every platform takes besides SHOP, LOOKBACK_MINUTES and PAGE_SIZE (a
 # platform declares the others it takes, e.g. TRAILING_DAYS, in `Platform.options`).
-COMMON_OPTION_KEYS = ("timezone",)
+COMMON_OPTION_KEYS = ("timezone", "rate_limit")

@@ -5,7 +5,7 @@ time format and precision, status default, page size); the reading is done here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,38 +62,43 @@ class OrdersApi:
             params["limit"] = size
         return params
 
-    def _pages(self, client: ApiClient, params: Mapping[str, Any]) -> Iterator[Page]:
+    def _pages(self, client: ApiClient, params: Mapping[str, Any]) -> AsyncIterator[Page]:
         return keyset_pages(client, self.endpoint, params, envelope="orders", id_param="since_id")
 
-    def fetch(
+    async def fetch(
         self, client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
-    ) -> Generator[Page, None, Fetched]:
+    ) -> AsyncIterator[Page | Fetched]:
         """Every order updated inside the run's window, by `since_id` keyset; then, if the
         window had orders, the API's count of the same window."""
         window = updated_window(cursor, shop, run, precision=self.precision).params(
             self.time_format
         )
         fetched = 0
-        for page in self._pages(client, {**self._params(shop), **window}):
+        async for page in self._pages(client, {**self._params(shop), **window}):
             fetched += len(page)
             yield page
-        expected = self.count(client, window) if fetched else None
-        return Fetched(expected)
+        yield Fetched(await self.count(client, window) if fetched else None)
 
-    def count(self, client: ApiClient, window: Mapping[str, str]) -> int | None:
+    async def count(self, client: ApiClient, window: Mapping[str, str]) -> int | None:
         """The API's count of the orders in a window (`orders/count.json`)."""
         params = {**({"status": "any"} if self.status_any else {}), **window}
-        return count_or_none(client, self.count_endpoint, params, _count)
+        return await count_or_none(client, self.count_endpoint, params, _count)
 
-    def list_versions(self, client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime | None]]:
+    async def list_versions(
+        self, client: ApiClient, shop: Shop
+    ) -> AsyncIterator[tuple[str, datetime | None]]:
         """Every order id with its `updated_at`, with the smallest `fields` the API allows."""
         params = {**self._params(), "fields": "id,updated_at"}
-        for page in self._pages(client, params):
-            yield from listed_versions(page.fields(Version), "updated_at")
+        async for page in self._pages(client, params):
+            for version in listed_versions(page.fields(Version), "updated_at"):
+                yield version
 
-    def fetch_ids(self, client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Page]:
+    async def fetch_ids(
+        self, client: ApiClient, shop: Shop, ids: Sequence[str]
+    ) -> AsyncIterator[Page]:
         """The orders with these ids, `ids=` a page's worth at a time."""
         size = self.max_page_size or 50
         for first in range(0, len(ids), size):
             params = {**self._params(), "ids": ",".join(ids[first : first + size])}
-            yield from self._pages(client, params)
+            async for page in self._pages(client, params):
+                yield page

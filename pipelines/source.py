@@ -1,6 +1,6 @@
-"""The dlt source of one shop: API pages fetched a few ahead, mapped to arrow tables for every
-warehouse table, one copy of every order kept, and the shop's cursor committed with the data
-it covers.
+"""The dlt source of one shop: the pages fetched into the shop's spool (see `pipelines.spool`),
+mapped to arrow tables for every warehouse table, one copy of every order kept, and the shop's
+cursor committed with the data it covers.
 
 Why not dlt's own `incremental`: it tracks the largest value of one field in the rows a
 resource yields and filters rows against it. shopduck's cursors are not a row field: an
@@ -14,28 +14,25 @@ back to the resource state with `dlt.current.resource_state()` after the last pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from inspect import Parameter, Signature
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import dlt
 from dlt.extract import DltSource
 
 from pipelines.batches import OneCopyBatches
+from pipelines.fetching import Spool, fetch_in_background
 from pipelines.mapping import MappingJob, MappingPool
-from pipelines.paging import Page, prefetched
-from pipelines.platform import Fetched, Platform
+from pipelines.platform import Platform
 from pipelines.settings import COMMON_OPTION_KEYS, DEFAULT_LOOKBACK_MINUTES
 from pipelines.shop import RunOptions, Shop
 from pipelines.windows import Cursor
 from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, Table
 
-T = TypeVar("T")
-R = TypeVar("R")
 KEYWORD = Parameter.KEYWORD_ONLY
 RESOURCE = "orders"  # the one resource of a shop's source; its state holds the cursor
 BATCH_ORDERS = 2000  # orders whose arrow tables are handed to dlt together
@@ -80,15 +77,16 @@ def table_hints(table: Table, *, merge: bool) -> dict[str, Any]:
     }
 
 
-class Returned(Generic[T, R]):
-    """Iterates a generator and keeps the value it returns (the fetch's `Fetched`)."""
-
-    def __init__(self, generator: Generator[T, None, R]) -> None:
-        self._generator = generator
-        self.value: R | None = None
-
-    def __iter__(self) -> Iterator[T]:
-        self.value = yield from self._generator
+def record_fetch(
+    stats: FetchStats, spool: Spool, cursor: Cursor, run: RunOptions, *, counted: bool
+) -> None:
+    """What a finished fetch learned, into the shop's stats: the requests it made and, for a
+    run that reads from the cursor (`counted`; not reconciliation's by id), the API's count and
+    the cursor the data read advances to."""
+    stats.requests = spool.requests
+    if counted and spool.fetched is not None:
+        stats.expected = spool.fetched.expected
+        stats.cursor = cursor.advanced(run, max_id=spool.fetched.max_id).to_state()
 
 
 def stored_cursor(pipeline: dlt.Pipeline, platform: Platform) -> Cursor:
@@ -106,17 +104,19 @@ def orders_source(
     *,
     first_load: bool = False,
     ids: Sequence[str] | None = None,
+    spool: Spool | None = None,
 ) -> DltSource:
     """The dlt source of one shop: a single resource that yields, per batch of orders, an arrow
-    table for every warehouse table. Pages are fetched a few ahead and mapped by `mapping`'s
-    worker processes, one copy of every order kept (see `pipelines.batches`). The advanced
-    cursor is saved in the resource state only after the last page, so it is committed together
-    with the data it covers; if a newer copy of an order came after its first copy was handed to
-    dlt, the cursor waits for `late_source`, which replaces that copy in a second package.
-    `first_load`: the warehouse holds nothing of this shop, so the tables are appended to
-    instead of merged. `ids`: fetch just these orders (reconciliation), cursor untouched.
-    Without a `mapping` pool (a source used on its own), the source maps with a pool of its
-    own."""
+    table for every warehouse table. The pages are read from `spool`, which the run's event
+    loop fills (without one, as a source used on its own, a thread of the source's fetches
+    them), and mapped by `mapping`'s worker processes, one copy of every order kept (see
+    `pipelines.batches`). The advanced cursor is saved in the resource state only after the
+    last page, so it is committed together with the data it covers; if a newer copy of an
+    order came after its first copy was handed to dlt, the cursor waits for `late_source`,
+    which replaces that copy in a second package. `first_load`: the warehouse holds nothing of
+    this shop, so the tables are appended to instead of merged. `ids`: fetch just these orders
+    (reconciliation), cursor untouched. Without a `mapping` pool (a source used on its own),
+    the source maps with a pool of its own."""
 
     def pages() -> Iterator[Any]:
         if mapping is None:
@@ -128,36 +128,29 @@ def orders_source(
     def shop_pages(mapping: MappingPool) -> Iterator[Any]:
         state = dlt.current.resource_state()
         cursor = Cursor.from_state(state.get("cursor"))
-        client = platform.connect(shop, run.retry)
+        fetched = spool or fetch_in_background(platform, shop, cursor, run, ids)
         job = MappingJob(
             platform.mapper(shop), platform.name, shop.name, run.started_at, not first_load
         )
         batches = OneCopyBatches(BATCH_ORDERS)
-        fetch = Returned(
-            platform.fetch(client, shop, cursor, run)
-            if ids is None
-            else _unfetched(platform.fetch_ids(client, shop, ids))
-        )
         try:
-            with closing(prefetched(iter(fetch))) as fetched:
-                for mapped, page_count in mapping.map(job, fetched):
-                    stats.pages += page_count
-                    stats.requests = client.requests
-                    yield from batches.add(mapped)
+            for mapped, page_count in mapping.map(job, fetched):
+                stats.pages += page_count
+                stats.requests = fetched.requests
+                yield from batches.add(mapped)
             yield from batches.flush()
             if first_load and batches.written:
                 yield from batches.missing_tables(platform.name, shop.name)
         finally:
-            stats.requests = client.requests
-            client.close()
+            stats.requests = fetched.requests
+            if spool is None:
+                fetched.close()
         stats.orders, stats.quarantined = batches.orders, batches.quarantined
         stats.fetched = batches.fetched
         stats.late = list(batches.late_tables(platform.name, shop.name))
-        if ids is None and fetch.value is not None:
-            stats.expected = fetch.value.expected
-            stats.cursor = cursor.advanced(run, max_id=fetch.value.max_id).to_state()
-            if not stats.late:
-                state["cursor"] = stats.cursor
+        record_fetch(stats, fetched, cursor, run, counted=ids is None)
+        if ids is None and fetched.fetched is not None and not stats.late:
+            state["cursor"] = stats.cursor
 
     return _source(platform.name, pages, merge=not first_load)
 
@@ -230,8 +223,3 @@ def _source(name: str, pages: Callable[[], Iterator[Any]], *, merge: bool) -> Dl
         return resource
 
     return dlt.source(shop_orders, name=name, max_table_nesting=0)()
-
-
-def _unfetched(pages: Iterator[Page]) -> Generator[Page, None, Fetched]:
-    yield from pages
-    return Fetched()

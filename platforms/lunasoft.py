@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,16 +40,16 @@ def last_page(body: Any) -> bool:
     return body.get("next_page") is False
 
 
-def fetch(
+async def fetch(
     client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
-) -> Generator[Page, None, Fetched]:
+) -> AsyncIterator[Page | Fetched]:
     """The trailing creation window (or everything), then every order after the highest id.
     The API cannot count, so nothing is expected; the highest id read is returned."""
     highest = cursor.max_id
 
-    def pages(params: dict[str, Any], after_id: int | None) -> Iterator[Page]:
+    async def pages(params: dict[str, Any], after_id: int | None) -> AsyncIterator[Page]:
         nonlocal highest
-        for page in keyset_pages(
+        async for page in keyset_pages(
             client,
             ENDPOINT,
             {"sort": "id", **params},
@@ -64,17 +64,19 @@ def fetch(
 
     window = trailing_window(cursor, shop, run)
     if window.created_from is None:
-        yield from pages({}, None)
+        async for page in pages({}, None):
+            yield page
     else:
         params = {"created_on_after": window.created_from.strftime("%Y-%m-%dT%H:%M:%S+0000")}
-        for page in pages(params, None):
+        async for page in pages(params, None):
             active = page.subset(
                 window.changed(last_change(order)) for order in page.fields(Activity)
             )
             if active:
                 yield active
-        yield from pages({}, highest)
-    return Fetched(max_id=highest)
+        async for page in pages({}, highest):
+            yield page
+    yield Fetched(max_id=highest)
 
 
 class Activity(msgspec.Struct):
@@ -119,10 +121,12 @@ class Version(msgspec.Struct):
         )
 
 
-def list_versions(client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime | None]]:
+async def list_versions(
+    client: ApiClient, shop: Shop
+) -> AsyncIterator[tuple[str, datetime | None]]:
     """Every order id with its last change. The API has no field selection, so this reads
     whole pages of 50."""
-    for page in keyset_pages(
+    async for page in keyset_pages(
         client,
         ENDPOINT,
         {"sort": "id"},
@@ -131,7 +135,8 @@ def list_versions(client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime
         inclusive=True,
         is_last=last_page,
     ):
-        yield from listed_versions(page.fields(Version), "changed")
+        for version in listed_versions(page.fields(Version), "changed"):
+            yield version
 
 
 def one_order(body: bytes) -> Page:
@@ -140,11 +145,11 @@ def one_order(body: bytes) -> Page:
     return page
 
 
-def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Page]:
+async def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> AsyncIterator[Page]:
     """The orders with these ids, one `GET /orders/{id}` each (the list has no id filter but
     ">= id")."""
     for order_id in ids:
-        yield client.get(f"{ENDPOINT}/{order_id}", None, one_order)
+        yield await client.get(f"{ENDPOINT}/{order_id}", None, one_order)
 
 
 PLATFORM = Platform(

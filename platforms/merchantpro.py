@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,9 +41,9 @@ def last_page(body: Any) -> bool:
     return isinstance(links, dict) and "next" in links and links["next"] is None
 
 
-def fetch(
+async def fetch(
     client: ApiClient, shop: Shop, cursor: Cursor, run: RunOptions
-) -> Generator[Page, None, Fetched]:
+) -> AsyncIterator[Page | Fetched]:
     """Every order (with its line items), or on an incremental run those in the trailing
     creation window that were modified since the last run; then the API's count of them."""
     page_size = shop.page_size_within(MAX_PAGE_SIZE)
@@ -53,22 +53,25 @@ def fetch(
         listing["created_after"] = window.created_from.date().isoformat()
     if window.changed_since is None:
         fetched = 0
-        for page in orders(client, {**listing, "include": "line_items"}, page_size):
+        async for page in orders(client, {**listing, "include": "line_items"}, page_size):
             fetched += len(page)
             yield page
-        expected = count(client, listing) if fetched else None
+        expected = await count(client, listing) if fetched else None
     else:
         changed = [
-            order_id for order_id, modified in versions(client, listing) if window.changed(modified)
+            order_id
+            async for order_id, modified in versions(client, listing)
+            if window.changed(modified)
         ]
-        yield from fetch_ids(client, shop, changed)
+        async for page in fetch_ids(client, shop, changed):
+            yield page
         expected = len(changed)  # every order listed as changed must arrive
-    return Fetched(expected)
+    yield Fetched(expected)
 
 
-def orders(client: ApiClient, params: dict[str, Any], page_size: int) -> Iterator[Page]:
+def orders(client: ApiClient, params: dict[str, Any], page_size: int) -> AsyncIterator[Page]:
     """`GET /api/v2/orders` with `params`, page by page."""
-    yield from offset_pages(
+    return offset_pages(
         client, ENDPOINT, params, envelope="data", page_size=page_size, is_last=last_page
     )
 
@@ -93,30 +96,32 @@ def _total(body: bytes) -> int:
         raise UnexpectedBody("list response without meta.count.total") from None
 
 
-def count(client: ApiClient, listing: Mapping[str, Any]) -> int | None:
+async def count(client: ApiClient, listing: Mapping[str, Any]) -> int | None:
     """The API's count of the orders a listing matches (`meta.count.total` of one small page)."""
-    return count_or_none(client, ENDPOINT, {**listing, "fields": "id", "limit": 1}, _total)
+    return await count_or_none(client, ENDPOINT, {**listing, "fields": "id", "limit": 1}, _total)
 
 
-def versions(
+async def versions(
     client: ApiClient, listing: Mapping[str, Any]
-) -> Iterator[tuple[str, datetime | None]]:
+) -> AsyncIterator[tuple[str, datetime | None]]:
     """Id and `date_modified` of every order a listing matches, 100 a request."""
-    for page in orders(client, {**listing, "fields": "id,date_modified"}, MAX_PAGE_SIZE):
-        yield from listed_versions(page.fields(Modified), "date_modified")
+    async for page in orders(client, {**listing, "fields": "id,date_modified"}, MAX_PAGE_SIZE):
+        for version in listed_versions(page.fields(Modified), "date_modified"):
+            yield version
 
 
-def list_versions(client: ApiClient, shop: Shop) -> Iterator[tuple[str, datetime | None]]:
+def list_versions(client: ApiClient, shop: Shop) -> AsyncIterator[tuple[str, datetime | None]]:
     """Every order id with its last modification, without line items."""
     return versions(client, {"sort": "date_created"})
 
 
-def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> Iterator[Page]:
+async def fetch_ids(client: ApiClient, shop: Shop, ids: Sequence[str]) -> AsyncIterator[Page]:
     """The orders with these ids (with their line items), `ids=` a page's worth at a time."""
     page_size = shop.page_size_within(MAX_PAGE_SIZE)
     for first in range(0, len(ids), page_size):
         chunk = ",".join(ids[first : first + page_size])
-        yield from orders(client, {"ids": chunk, "include": "line_items"}, page_size)
+        async for page in orders(client, {"ids": chunk, "include": "line_items"}, page_size):
+            yield page
 
 
 PLATFORM = Platform(
