@@ -1,22 +1,28 @@
 """The pagers against a fake client (no HTTP) that records the queries: keyset and offset
 paging end only on an empty page or the API's explicit last-page signal, never because a page
 is shorter than the `limit` asked for, and never loop on a page they cannot advance past. Pages
-fetched ahead in a thread arrive in order, errors arrive after the pages before them, and
-stopping early stops the fetching."""
+spooled by a fetch arrive in order, errors arrive after the pages before them, and closing the
+spool stops the fetching."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from pipelines.fetching import Spool, fetch_in_background
 from pipelines.http import ApiError
-from pipelines.paging import keyset_pages, offset_pages, prefetched
-from pipelines.shop import Shop
+from pipelines.paging import Page, keyset_pages, offset_pages
+from pipelines.platform import Fetched
+from pipelines.shop import RunOptions, Shop
+from pipelines.windows import Cursor
 from platforms import PLATFORMS
 from platforms.merchantpro import last_page as merchantpro_last_page
 
@@ -34,7 +40,9 @@ class FakeClient:
         self.most = most
         self.queries: list[dict[str, Any]] = []
 
-    def get(self, path: str, params: Mapping[str, Any], decode: Callable[[bytes], Any]) -> Any:
+    async def get(
+        self, path: str, params: Mapping[str, Any], decode: Callable[[bytes], Any]
+    ) -> Any:
         self.queries.append(dict(params))
         if len(self.queries) > self.most:
             raise AssertionError(f"paging did not end after {self.most} requests")
@@ -58,8 +66,17 @@ def since_id_api(count: int, served: int, shown: Mapping[int, Any] | None = None
     return answer
 
 
-def ids_of(pages: Iterator[Any]) -> list[Any]:
-    return [record_id for page in pages for record_id in page.ids()]
+def drained(items: AsyncIterator[Any]) -> list[Any]:
+    """Every item of an asynchronous iterator."""
+
+    async def drain() -> list[Any]:
+        return [item async for item in items]
+
+    return asyncio.run(drain())
+
+
+def ids_of(pages: AsyncIterator[Any]) -> list[Any]:
+    return [record_id for page in drained(pages) for record_id in page.ids()]
 
 
 def test_keyset_paging_goes_on_past_pages_shorter_than_asked_until_an_empty_one():
@@ -117,7 +134,7 @@ def test_an_api_that_ignores_the_keyset_is_an_error_not_an_endless_loop():
     client = FakeClient(lambda query: {"orders": [{"id": 1}, {"id": 2}]})
     pages = keyset_pages(client, "/orders", {}, envelope="orders", id_param="since_id")
     with pytest.raises(ApiError, match=r"fake-shop.*since_id=2"):
-        list(pages)
+        drained(pages)
     assert len(client.queries) == 2
 
 
@@ -223,38 +240,52 @@ CAPPED_APIS: dict[str, Answer] = {
 def test_every_platform_lists_every_id_of_an_api_serving_fewer_than_asked(platform):
     client = FakeClient(CAPPED_APIS[platform])
     shop = Shop(platform, "capped", "https://shop.example.com", {})
-    versions = PLATFORMS[platform].list_versions(client, shop)  # type: ignore[arg-type]
+    versions = drained(PLATFORMS[platform].list_versions(client, shop))  # type: ignore[arg-type]
     assert sorted(int(order_id) for order_id, _ in versions) == list(range(1, 24))
 
 
-def test_pages_arrive_in_order_and_an_error_after_the_pages_before_it():
-    def pages() -> Iterator[int]:
-        yield from range(10)
-        raise ValueError("page 11 failed")
+def page_of(number: int) -> Page:
+    return Page.from_json(json.dumps([{"id": number}]).encode())
 
+
+def test_spooled_pages_arrive_in_order_and_an_error_after_the_pages_before_it():
+    spool = Spool()
+    for number in range(10):
+        spool.append(page_of(number))
+    spool.fail(ValueError("page 11 failed"))
     received = []
     with pytest.raises(ValueError, match="page 11 failed"):
-        for page in prefetched(pages(), depth=2):
-            received.append(page)
+        for page in spool:
+            received.extend(page.ids())
     assert received == list(range(10))
+    assert spool.pages == spool.orders == 10
 
 
-def test_closing_early_stops_the_fetching_thread():
-    fetched = []
+def test_a_reader_follows_a_fetch_still_writing_and_closing_the_spool_stops_it():
+    fetched: list[int] = []
     closed = threading.Event()
 
-    def pages() -> Iterator[int]:
+    async def fetch(*args: Any) -> AsyncIterator[Page | Fetched]:
         try:
             for number in range(1000):
                 fetched.append(number)
-                yield number
+                yield page_of(number)
+                await asyncio.sleep(0.01)
+            yield Fetched()
         finally:
             closed.set()
 
-    stream = prefetched(pages(), depth=3)
-    assert [next(stream) for _ in range(2)] == [0, 1]
-    stream.close()
+    @asynccontextmanager
+    async def connect(*args: Any) -> AsyncIterator[Any]:
+        yield SimpleNamespace(requests=0)
+
+    platform = SimpleNamespace(fetch=fetch, connect=connect)
+    shop = Shop("fake", "fake-shop", "https://shop.example.com", {})
+    run = RunOptions(started_at=datetime.now(UTC))
+    spool = fetch_in_background(platform, shop, Cursor(), run, None)  # type: ignore[arg-type]
+    pages = iter(spool)
+    assert [next(pages).ids() for _ in range(2)] == [[0], [1]]
+    spool.close()
     assert closed.wait(2)
-    time.sleep(0.05)
-    assert len(fetched) <= 2 + 3 + 1  # read at most `depth` (and one in hand) ahead
-    assert not any(t.name == "shopduck-fetch" and t.is_alive() for t in threading.enumerate())
+    assert spool.wait(2) and isinstance(spool.error, Exception)
+    assert len(fetched) < 10

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from pipelines.fetching import fetch_in_background
 from pipelines.http import UnexpectedBody
 from pipelines.paging import page_body
 from pipelines.shop import RunOptions
@@ -47,9 +48,8 @@ def test_every_platforms_pages_are_scrubbed_like_the_parsed_walk(platform, simul
     shop = shop_for(platform, sim)
     source = PLATFORMS[platform]
     run = RunOptions(started_at=datetime.now(UTC), retry=FAST_RETRY)
-    client = source.connect(shop, run.retry)
-    pages = list(source.fetch(client, shop, Cursor(), run))
-    client.close()
+    spool = fetch_in_background(source, shop, Cursor(), run, None)
+    pages = list(spool)
     for page in pages:
         cleaned = scrubbed_page(page.json())
         assert cleaned == scrub(orjson.loads(page.json()))
