@@ -120,7 +120,8 @@ def require_safe_url(base_url: str) -> None:
     raise ApiError(f"base_url {base_url!r} must use https (plain http only for localhost)")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The seconds a `Retry-After` header asks to wait (None: no such header, or unreadable)."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -233,7 +234,7 @@ class ApiClient:
         self._pause_until = max(self._pause_until, time.monotonic() + wait)
         status = response.status_code
         if status == 429 or status >= 500:
-            raise TransientError(f"HTTP {status}", retry_after=_retry_after(response))
+            raise TransientError(f"HTTP {status}", retry_after=retry_after_seconds(response))
         if status in (401, 403):
             raise ApiError(
                 f"{self.shop}: HTTP {status} from GET {response.url}: the credentials were refused"

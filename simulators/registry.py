@@ -9,7 +9,7 @@ import zlib
 
 import simulators
 from simulators.model import Store
-from simulators.server import LeakyBucket, Simulator, SimulatorSpec
+from simulators.server import FixedWindow, Gauge, LeakyBucket, RateLimit, Simulator, SimulatorSpec
 
 
 def _declared() -> dict[str, SimulatorSpec]:
@@ -30,17 +30,32 @@ def start_simulator(
     orders: int = 200,
     seed: int = 7,
     port: int = 0,
-    rate_limit: bool = False,
+    rate_limit: bool | RateLimit = False,
     retry_after: str = "2.0",
     page_cap: int | None = None,
+    latency: float = 0.0,
+    gauge: Gauge | None = None,
 ) -> Simulator:
     """Start a platform's simulator on loopback with `orders` seeded orders; `page_cap` makes
-    it serve at most that many orders a list page, whatever the request asks for."""
+    it serve at most that many orders a list page, whatever the request asks for.
+    `rate_limit`: True for the platform's documented limit (Haravan's leaky bucket of 80 calls
+    leaking 4 a second; the others, which document none, 2 requests a second announced in
+    `X-RateLimit-*` headers), or a limit of one's own. `latency`: seconds every answer takes.
+    `gauge`: counts the requests served at once (shared by simulators, across them)."""
     spec = SIMULATORS[platform]
     store = Store(
         orders=orders, seed=seed + zlib.crc32(platform.encode()), currencies=spec.currencies
     )
     api = spec.api(store, spec.authorization)
     api.page_cap = page_cap
-    bucket = LeakyBucket() if rate_limit else None
-    return Simulator(api, store, port=port, rate_limit=bucket, retry_after=retry_after).start()
+    if rate_limit is True:
+        rate_limit = LeakyBucket() if api.rate_limit_header else FixedWindow()
+    return Simulator(
+        api,
+        store,
+        port=port,
+        rate_limit=rate_limit or None,
+        retry_after=retry_after,
+        latency=latency,
+        gauge=gauge,
+    ).start()

@@ -1,5 +1,6 @@
 """The simulators' shared HTTP core: a loopback server that routes requests to a platform's
-renderer, checks credentials, enforces an optional leaky-bucket rate limit, injects faults
+renderer, checks credentials, enforces an optional rate limit (a platform's leaky bucket, or a
+fixed number of requests a second announced in `X-RateLimit-*` headers), injects faults
 (429s, 5xx bursts, slow responses, cut connections, truncated or HTML bodies) on request and
 lets tests rewrite successful bodies before they are sent."""
 
@@ -8,10 +9,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import itertools
+import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -93,24 +95,84 @@ class BaseApi:
 
 @dataclass
 class LeakyBucket:
-    """Haravan-style call limit: `capacity` calls, leaking `leak_per_second`."""
+    """Haravan-style call limit: `capacity` calls, leaking `leak_per_second`, reported in the
+    platform's header as `level/capacity`."""
 
     capacity: int = 80
     leak_per_second: float = 4.0
     level: float = 0.0
+    peak: float = 0.0  # the fullest the bucket has been
     updated: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> tuple[bool, int]:
-        """Count one call; False when the bucket is full (answer 429)."""
+    def take(self, header: str | None) -> tuple[bool, dict[str, str]]:
+        """Count one call; False when the bucket is full (answer 429); the headers to send."""
         with self.lock:
             now = time.monotonic()
             self.level = max(0.0, self.level - (now - self.updated) * self.leak_per_second)
             self.updated = now
-            if self.level + 1 > self.capacity:
-                return False, int(self.level)
-            self.level += 1
-            return True, round(self.level)
+            allowed = self.level + 1 <= self.capacity
+            if allowed:
+                self.level += 1
+                self.peak = max(self.peak, self.level)
+            shown = round(self.level) if allowed else int(self.level)
+            return allowed, {header or "X-Rate-Limit": f"{shown}/{self.capacity}"}
+
+
+@dataclass
+class FixedWindow:
+    """A fixed number of requests a window (by default 2 a second), as APIs whose documents
+    state no limit commonly enforce one, announced on every response in the common headers
+    `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the
+    window resets)."""
+
+    limit: int = 2
+    seconds: float = 1.0
+    used: int = 0
+    started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, header: str | None) -> tuple[bool, dict[str, str]]:
+        """Count one call; False when the window's requests are used up (answer 429)."""
+        with self.lock:
+            now = time.monotonic()
+            if now - self.started >= self.seconds:
+                self.started, self.used = now, 0
+            allowed = self.used < self.limit
+            self.used += allowed
+            reset = math.ceil((self.seconds - (now - self.started)) * 1000) / 1000
+            return allowed, {
+                "X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": str(self.limit - self.used),
+                "X-RateLimit-Reset": f"{reset:.3f}",
+            }
+
+
+class RateLimit(Protocol):
+    """What a simulator's rate limit does with each request."""
+
+    def take(self, header: str | None) -> tuple[bool, dict[str, str]]: ...
+
+
+@dataclass
+class Gauge:
+    """Requests being served at once, across every simulator sharing it: the highest is what a
+    client held in flight."""
+
+    current: int = 0
+    peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        with self.lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.current -= 1
 
 
 def on_response(number: int, path: str, change: Callable[[Any], Any]) -> Rewrite:
@@ -139,13 +201,17 @@ class Simulator:
         store: Store,
         *,
         port: int = 0,
-        rate_limit: LeakyBucket | None = None,
+        rate_limit: RateLimit | None = None,
         retry_after: str = "2.0",
         slow_seconds: float = 3.0,
+        latency: float = 0.0,
+        gauge: Gauge | None = None,
     ) -> None:
         self.renderer = renderer
         self.store = store
         self.rate_limit = rate_limit
+        self.latency = latency  # seconds every answer takes, as a slow API's
+        self.gauge = gauge or Gauge()
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
         self.faults: deque[str] = deque()
@@ -199,7 +265,10 @@ class Simulator:
                 pass
 
             def do_GET(self) -> None:
-                simulator._serve(self)
+                with simulator.gauge.counting():
+                    if simulator.latency:
+                        time.sleep(simulator.latency)
+                    simulator._serve(self)
 
         return Handler
 
@@ -217,10 +286,7 @@ class Simulator:
             return
         headers: dict[str, str] = {}
         if self.rate_limit is not None:
-            allowed, level = self.rate_limit.take()
-            headers[self.renderer.rate_limit_header or "X-Rate-Limit"] = (
-                f"{level}/{self.rate_limit.capacity}"
-            )
+            allowed, headers = self.rate_limit.take(self.renderer.rate_limit_header)
             if not allowed:
                 self.throttled += 1
                 self._send(

@@ -1,0 +1,107 @@
+"""Many shops at their rate limits: one run fetches any number of shops at once (not a thread
+per shop), each paced by its own limit as the API announces it (Haravan's bucket of whatever
+size its header says, the common `X-RateLimit-*` headers, a configured `rate_limit`), never
+holding more than the global bound of responses at once, and a failing shop costs the others
+nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from pipelines.fetching import PAGES_IN_FLIGHT
+from pipelines.http import retry_after_seconds, standard_wait
+from simulators.server import Gauge, LeakyBucket
+from tests.helpers import query, run_load, shop_for
+
+PLATFORMS = ("flickrocket", "haravan", "lunasoft", "merchantpro", "spiffy")
+MORE_THAN_A_THREAD_PER_SHOP_ALLOWED = 8  # the shops the old runner fetched at once
+
+
+def orders_by_shop(warehouse) -> dict[str, int]:
+    return dict(query(warehouse, "select shop, count(*) from commerce.orders group by shop"))
+
+
+def test_thirty_rate_limited_shops_are_fetched_at_once_within_the_global_bound(
+    simulator, warehouse
+):
+    gauge = Gauge()  # requests being answered at once, across all 30 simulators
+    shops, sims = [], []
+    for number in range(30):
+        platform = PLATFORMS[number % len(PLATFORMS)]
+        # a slow API (0.3 s an answer) with its documented limit: Haravan's bucket, the
+        # others 2 requests a second announced in X-RateLimit-* headers
+        sim = simulator(platform, orders=8, seed=number, latency=0.3, rate_limit=True, gauge=gauge)
+        sims.append(sim)
+        shops.append(shop_for(platform, sim, name=f"shop-{number:02}", page_size=4))
+    results = run_load(shops, warehouse)
+    assert all(result.ok for result in results), [r.error for r in results if not r.ok]
+    assert orders_by_shop(warehouse) == {shop.name: 8 for shop in shops}
+    assert MORE_THAN_A_THREAD_PER_SHOP_ALLOWED < gauge.peak <= PAGES_IN_FLIGHT
+    assert sum(sim.throttled for sim in sims) <= 2  # paced by the headers, not by 429s
+
+
+def test_a_larger_bucket_in_haravans_header_is_used_beyond_80_calls(simulator, warehouse):
+    bucket = LeakyBucket(capacity=400, leak_per_second=4.0)  # a plan with a larger bucket
+    sim = simulator("haravan", orders=120, rate_limit=bucket)
+    started = time.monotonic()
+    [result] = run_load([shop_for("haravan", sim, page_size=1)], warehouse)  # 122 calls
+    assert result.ok, result.error
+    assert bucket.peak > 80 and sim.throttled == 0
+    # held to a bucket of 80 it would have waited (122 - 72) / 4 = 12.5 s for the leak
+    assert time.monotonic() - started < 12
+
+
+def test_a_configured_rate_limit_spaces_a_shops_requests(simulator, warehouse):
+    sim = simulator("spiffy", orders=12)
+    shop = shop_for("spiffy", sim, page_size=4, options={"rate_limit": "5"})
+    started = time.monotonic()
+    [result] = run_load([shop], warehouse)
+    assert result.ok, result.error
+    assert result.stats.requests == 5  # 3 pages, the empty one, the count
+    assert time.monotonic() - started >= 4 / 5
+
+
+def test_failing_shops_among_many_cost_the_others_nothing(simulator, warehouse):
+    shops = []
+    for number in range(12):
+        platform = PLATFORMS[number % len(PLATFORMS)]
+        sim = simulator(platform, orders=10, seed=number)
+        shop = shop_for(platform, sim, name=f"shop-{number:02}")
+        if number == 3:
+            sim.inject(["500"] * 20)
+        if number == 7:
+            shop = shop_for(platform, sim, name="refused", secrets={"api_key": "wrong"})
+        shops.append(shop)
+    results = run_load(shops, warehouse)
+    failed = {r.shop.name: r.error for r in results if not r.ok}
+    assert sorted(failed) == ["refused", "shop-03"]
+    assert "HTTP 500" in failed["shop-03"] and "HTTP 401" in failed["refused"]
+    assert orders_by_shop(warehouse) == {s.name: 10 for s in shops if s.name not in failed}
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "2"}, 0.0),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1.5"}, 1.5),
+        ({"RateLimit-Remaining": "0", "RateLimit-Reset": "7"}, 7.0),
+        ({"RateLimit": "limit=10, remaining=0, reset=4"}, 4.0),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2000000003"}, 3.0),  # Unix time
+        ({"X-RateLimit-Remaining": "0"}, 0.0),  # no reset: nothing to pace by
+        ({}, 0.0),
+    ],
+)
+def test_the_common_rate_limit_headers_say_how_long_to_wait(headers, wait):
+    assert standard_wait(httpx.Headers(headers), now=2_000_000_000) == pytest.approx(wait)
+
+
+def test_a_retry_after_date_is_honoured():
+    moment = datetime.fromtimestamp(time.time() + 30, UTC)
+    response = httpx.Response(
+        429, headers={"Retry-After": moment.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+    )
+    assert 25 < (retry_after_seconds(response) or 0) <= 30
