@@ -16,14 +16,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import duckdb
-import pandas as pd
 import psycopg2
 import psycopg2.extensions
 
 from pipelines.settings import DATASET, REPORTING_SCHEMA
+
+if TYPE_CHECKING:  # pandas costs half a second to import: a load with nothing new needs none
+    import pandas as pd
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -59,6 +61,8 @@ class Database(ABC):
         """One query's result as a data frame. Values are built the same way on both engines
         (money stays exact `Decimal`), so a report is identical whichever engine ran it."""
         columns, rows = self._query(sql, params)
+        import pandas as pd
+
         return pd.DataFrame.from_records(rows, columns=columns)
 
     @abstractmethod

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -193,6 +194,12 @@ class DuckDBWarehouse(Warehouse):
         return str(self.path)
 
     def destination(self, writer: str) -> Destination:
+        return self._destination
+
+    @cached_property
+    def _destination(self) -> Destination:
+        # One for every shop of a run (the staging dataset is the same for all): making one
+        # resolves dlt's configuration anew, a quarter of a second a shop.
         return dlt.destinations.duckdb(
             DuckDbCredentials(str(self.path), global_config=DUCKDB_SETTINGS)
         )
