@@ -312,6 +312,68 @@ def no_change_run(sims: dict[str, SimulatorProcess], work: Path, repeat: int) ->
     return {"seconds": median(walls), "requests": requests, "concurrent_full": full["wall"]}
 
 
+# --- many shops at their rate limits -----------------------------------------------------------
+# Each shop's documented limit: Haravan's bucket (80 calls, leaking 4 a second); the others 2
+# requests a second (the simulators' fixed window, announced in X-RateLimit-* headers).
+BURST = {"haravan": 80}
+PER_SECOND = {"haravan": 4.0}
+
+
+def _serve_shops(platforms: list[str], orders: int, ready: multiprocessing.Queue) -> None:
+    sims = [
+        start_simulator(p, orders=orders, seed=i, rate_limit=True, retry_after="2.0")
+        for i, p in enumerate(platforms)
+    ]
+    for simulator in sims:
+        simulator.warm()
+    ready.put([simulator.base_url for simulator in sims])
+    while True:
+        time.sleep(3600)
+
+
+def many_shops(work: Path, count: int, orders: int) -> dict:
+    """`count` shops (the five platforms in turn), each behind its own rate-limited simulator
+    (served by one child process), backfilled by one `shopduck load`. Efficiency: aggregate
+    orders/s over the sum of the shops' rate-limit bounds, a shop's bound being its orders
+    over the seconds its limit forces for the requests it made (at least 1 s)."""
+    platforms = [PLATFORMS[i % len(PLATFORMS)] for i in range(count)]
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(
+        target=_serve_shops, args=(platforms, orders, queue), daemon=True
+    )
+    server.start()
+    try:
+        urls = queue.get(timeout=1800)
+        env: dict[str, str] = {}
+        for number, (platform, url) in enumerate(zip(platforms, urls, strict=True)):
+            spec = SIMULATORS[platform]
+            prefix = f"SOURCES__{platform.upper()}__SHOPS__S{number:03}__"
+            values = {"BASE_URL": url, **{k.upper(): v for k, v in spec.credentials.items()}}
+            values.update({k.upper(): v for k, v in spec.options.items()})
+            env.update({prefix + key: value for key, value in values.items()})
+        warehouse = fresh_dir(work, f"many-{count}") / "w.duckdb"
+        run = shopduck_load(warehouse, env)
+        stats = [httpx.get(f"{url}/_simulator/stats").json() for url in urls]
+        nothing_new = shopduck_load(warehouse, env)
+    finally:
+        server.kill()
+        server.join()
+    bounds = 0.0
+    for platform, served in zip(platforms, stats, strict=True):
+        forced = (served["requests"] - BURST.get(platform, 2)) / PER_SECOND.get(platform, 2.0)
+        bounds += orders / max(forced, 1.0)
+    return {
+        "shops": count,
+        "seconds": run["wall"],
+        "orders_per_s": count * orders / run["wall"],
+        "efficiency": count * orders / run["wall"] / bounds,
+        "throttled": sum(served["throttled"] for served in stats),
+        "tree_mb": run["tree_mb"],
+        "nothing_new_seconds": nothing_new["wall"],
+        "nothing_new_tree_mb": nothing_new["tree_mb"],
+    }
+
+
 REPORT_DATA_SQL = """
 create schema commerce;
 create table commerce.orders as
@@ -404,8 +466,20 @@ def main() -> None:
     parser.add_argument("--rate-orders", type=int, default=40_000)
     parser.add_argument("--report-orders", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--many-shops",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="only: N shops at their rate limits, 2,000 orders each (e.g. 5 20 50)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shopduck-bench-"))
+    if args.many_shops:
+        for count in args.many_shops:
+            step(f"{count} rate-limited shops backfilled at once, then nothing new")
+            print(json.dumps(many_shops(work, count, 2_000)), flush=True)
+        return
     rows: list[tuple[str, str, str, bool | None]] = []
 
     step(f"starting five simulators with {args.orders:,} orders each")
