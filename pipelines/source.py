@@ -1,4 +1,4 @@
-"""The dlt source of one shop: the pages fetched into the shop's spool (see `pipelines.spool`),
+"""The dlt source of one shop: the pages fetched into the shop's spool (see `pipelines.fetching`),
 mapped to arrow tables for every warehouse table, one copy of every order kept, and the shop's
 cursor committed with the data it covers.
 
@@ -128,28 +128,28 @@ def orders_source(
     def shop_pages(mapping: MappingPool) -> Iterator[Any]:
         state = dlt.current.resource_state()
         cursor = Cursor.from_state(state.get("cursor"))
-        fetched = spool or fetch_in_background(platform, shop, cursor, run, ids)
+        spooled = spool or fetch_in_background(platform, shop, cursor, run, ids)
         job = MappingJob(
             platform.mapper(shop), platform.name, shop.name, run.started_at, not first_load
         )
         batches = OneCopyBatches(BATCH_ORDERS)
         try:
-            for mapped, page_count in mapping.map(job, fetched):
+            for mapped, page_count in mapping.map(job, spooled):
                 stats.pages += page_count
-                stats.requests = fetched.requests
+                stats.requests = spooled.requests
                 yield from batches.add(mapped)
             yield from batches.flush()
             if first_load and batches.written:
                 yield from batches.missing_tables(platform.name, shop.name)
         finally:
-            stats.requests = fetched.requests
+            stats.requests = spooled.requests
             if spool is None:
-                fetched.close()
+                spooled.close()
         stats.orders, stats.quarantined = batches.orders, batches.quarantined
         stats.fetched = batches.fetched
         stats.late = list(batches.late_tables(platform.name, shop.name))
-        record_fetch(stats, fetched, cursor, run, counted=ids is None)
-        if ids is None and fetched.fetched is not None and not stats.late:
+        record_fetch(stats, spooled, cursor, run, counted=ids is None)
+        if ids is None and spooled.fetched is not None and not stats.late:
             state["cursor"] = stats.cursor
 
     return _source(platform.name, pages, merge=not first_load)
