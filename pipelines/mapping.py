@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import forkserver
 from types import TracebackType
 
 from pipelines.paging import Page
@@ -66,6 +67,20 @@ class MappingPool:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+
+    def start_server(self) -> None:
+        """Start the fork server now, from the main thread, ignoring Ctrl-C. Ctrl-C reaches
+        the whole process group, and the server would otherwise print a traceback when it
+        arrives while the server imports the mapping modules (it ignores Ctrl-C only once they
+        are imported); the loading process handles it (see `pipelines.cli.interrupted`). An
+        ignored signal stays ignored in the process started, so this is the one way to reach
+        it. (Started from another thread, by the first chunk, the server has the default.)"""
+        multiprocessing.get_context("forkserver").set_forkserver_preload(self._preload)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:

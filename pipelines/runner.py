@@ -192,6 +192,7 @@ def load_shops(
                     # by runs that load.
                     import pandas  # noqa: F401
 
+                    mapping.start_server()
                     extractors.submit(extract, run)
                 continue
             unfinished -= 1
