@@ -73,8 +73,11 @@ class MappingPool:
         the whole process group, and the server would otherwise print a traceback when it
         arrives while the server imports the mapping modules (it ignores Ctrl-C only once they
         are imported); the loading process handles it (see `pipelines.cli.interrupted`). An
-        ignored signal stays ignored in the process started, so this is the one way to reach
-        it. (Started from another thread, by the first chunk, the server has the default.)"""
+        ignored signal stays ignored in the process started. Outside the main thread (an
+        orchestrator's worker) signals cannot be set: the server then starts with the first
+        chunk, as for a source used on its own."""
+        if threading.current_thread() is not threading.main_thread():
+            return
         multiprocessing.get_context("forkserver").set_forkserver_preload(self._preload)
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
