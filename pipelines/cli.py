@@ -18,6 +18,7 @@ from pipelines.errors import ShopduckError
 from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
 
 if TYPE_CHECKING:
+    from pipelines.runner import ShopResult
     from pipelines.warehouse import Warehouse
 
 
@@ -93,17 +94,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         reconciled = reconcile_shops(shops, warehouse, options) if args.reconcile else []
         if any(r.load_info for r in results) or any(i.changed for i in reconciled):
             refresh_models(warehouse)
-    for result in results:
-        if result.load_info and args.verbose:
-            print(result.load_info)
-        if result.skipped:
-            print(f"{result.shop.label}: skipped, another load holds it")
-        elif result.ok:
-            stats = result.stats
-            print(
-                f"{result.shop.label}: {stats.orders} orders, {stats.quarantined} quarantined, "
-                f"{result.seconds:.1f}s"
-            )
+    print_shops(results, "orders", verbose=args.verbose)
     for item in reconciled:
         if item.skipped:
             print(f"{item.shop.label}: reconcile skipped, another load holds it")
@@ -111,10 +102,30 @@ def cmd_load(args: argparse.Namespace) -> int:
             print(f"{item.shop.label}: reconciled: {item.summary()}")
     failures = [(r.shop.label, r.error) for r in results if r.error is not None]
     failures += [(f"{i.shop.label} (reconcile)", i.error) for i in reconciled if i.error]
+    return print_failures(failures, len(results) + len(reconciled))
+
+
+def print_shops(results: list[ShopResult], what: str, *, verbose: bool = False) -> None:
+    """One line per shop on stdout: what it loaded (`what`: "orders", "orders replayed"), or
+    that another process holds it."""
+    for result in results:
+        if result.load_info and verbose:
+            print(result.load_info)
+        if result.skipped:
+            print(f"{result.shop.label}: skipped, another load holds it")
+        elif result.ok:
+            stats = result.stats
+            print(
+                f"{result.shop.label}: {stats.orders} {what}, {stats.quarantined} quarantined, "
+                f"{result.seconds:.1f}s"
+            )
+
+
+def print_failures(failures: list[tuple[str, str]], runs: int) -> int:
+    """Each failure as one line on stderr, named by its shop, and a summary; the exit code."""
     for label, error in failures:
         named = error if error.startswith(f"{label.split(' ')[0]}:") else f"{label}: {error}"
         print(f"shopduck: {named}", file=sys.stderr)
-    runs = len(results) + len(reconciled)
     if failures:
         others = "; the others loaded" if len(failures) < runs else ""
         print(f"shopduck: {len(failures)} of {runs} shop runs failed{others}", file=sys.stderr)
@@ -168,6 +179,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     print_report(target(args), args.since, args.until)
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pipelines.config import configured_shops, lock_wait_seconds
+    from pipelines.models import refresh_models
+    from pipelines.replay import replay_shops, shops_to_replay
+    from pipelines.shop import RunOptions
+
+    warehouse = target(args)
+    configured = configured_shops(args.platform or ())
+    shops = shops_to_replay(warehouse, configured, args.platform or (), args.shop or ())
+    with warehouse.writer_lock(lock_wait_seconds()):
+        results = replay_shops(shops, warehouse, RunOptions(started_at=datetime.now(UTC)))
+        if any(r.load_info for r in results):
+            refresh_models(warehouse)
+    print_shops(results, "orders replayed")
+    failures = [(r.shop.label, r.error) for r in results if r.error is not None]
+    return print_failures(failures, len(results))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -265,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     shops = commands.add_parser("shops", help="the configured shops, their shard and pipeline")
     shops.add_argument("--shards", type=positive, default=1, help="N of --shard I/N (default 1)")
     shops.set_defaults(func=cmd_shops)
+
+    replay = commands.add_parser(
+        "replay", help="rebuild the commerce tables of shops from raw_orders, with no API request"
+    )
+    replay.add_argument("--platform", action="append", help="only the shops of this platform")
+    replay.add_argument("--shop", action="append", help="only the shop with this label")
+    add_destination(replay)
+    replay.set_defaults(func=cmd_replay)
 
     status = commands.add_parser("status", help="per shop: last load, cursors, errors")
     add_destination(status)

@@ -11,7 +11,7 @@ import queue
 import re
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -25,6 +25,8 @@ from pipelines.errors import one_line
 from pipelines.fetching import FetchLoop, Spool
 from pipelines.mapping import MappingPool, usable_cores
 from pipelines.models import has_data
+from pipelines.paging import Page
+from pipelines.platform import Fetched
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
 from pipelines.source import FetchStats, late_source, orders_source, record_fetch, stored_cursor
@@ -114,12 +116,14 @@ def load_shops(
     progress: str = "none",
     *,
     only: Mapping[tuple[str, str], Sequence[str]] | None = None,
+    stored: Callable[[Shop], Iterable[Page]] | None = None,
 ) -> list[ShopResult]:
     """Fetch every shop at once, each paced by its own rate limit; extract each (mapping on
     every core) as its fetch finishes, and load it into the warehouse as soon as its
     extraction is done, one load at a time. `only`: per (platform, shop), just these order
-    ids are fetched and merged, and cursors stay as they are (reconciliation). A shop another
-    process is loading is skipped (`ShopResult.skipped`)."""
+    ids are fetched and merged, and cursors stay as they are (reconciliation). `stored`: each
+    shop's pages come from here instead of its API, and are merged with cursors as they are
+    (replay). A shop another process is loading is skipped (`ShopResult.skipped`)."""
     warehouse = as_warehouse(warehouse)
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
@@ -146,6 +150,8 @@ def load_shops(
                 pipeline.sync_destination()
                 cursor = stored_cursor(pipeline, platform)
             ids = None if only is None else only.get((shop.platform, shop.name), ())
+            if stored is not None:
+                ids = ()  # what a replay merges: no cursor moves, nothing is counted
             first_load = ids is None and not (pending or cursor.read_until or known)
             spool = Spool(
                 warehouse.pipelines_dir,
@@ -153,7 +159,12 @@ def load_shops(
                 read_early=READ_EARLY_ORDERS,
             )
             run = ShopRun(result, lock, pipeline, first_load, pending, ids, spool)
-            fetching.fetch(spool, platform, shop, cursor, options, ids)
+            if stored is None:
+                fetching.fetch(spool, platform, shop, cursor, options, ids)
+            else:
+                for page in stored(shop):
+                    spool.append(page)
+                spool.finish(Fetched())
             return run
         except ShopBusy:
             result.skipped = True
@@ -201,7 +212,7 @@ def load_shops(
             if run.result.ok and (run.pending or run.result.stats.fetched):
                 _load(warehouse, run.pipeline, run.result)
             run.lock.close()
-    if only is None:
+    if only is None and stored is None:
         record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)
     return results
 

@@ -1,0 +1,135 @@
+"""`shopduck replay`: the commerce tables of chosen shops rebuilt from the payloads the warehouse
+keeps (`raw_orders`, and the payloads of orders in `quarantine`), with no API request: after a
+mapping fix, or to fill a new column. The payloads go through the same mapping and merge as a
+load, so a replay is idempotent; what still cannot be mapped is quarantined again, and
+quarantine rows a replay no longer produces are removed. Cursors stay as they are, and orders
+flagged deleted by reconciliation stay flagged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from pipelines.errors import ShopduckError
+from pipelines.paging import Page
+from pipelines.runner import ShopResult, load_shops
+from pipelines.settings import DATASET
+from pipelines.shop import RunOptions, Shop
+from pipelines.warehouse import Warehouse, as_warehouse
+
+PAGE_ORDERS = 1000  # payloads read from the warehouse at a time
+
+
+def replay_shops(
+    shops: list[Shop], warehouse: Warehouse | Path, run: RunOptions
+) -> list[ShopResult]:
+    """Replay each shop from its kept payloads (see the module's docstring); a shop another
+    process is loading is skipped, a failing one costs the others nothing."""
+    warehouse = as_warehouse(warehouse)
+    deleted = {shop.label: deleted_orders(warehouse, shop) for shop in shops}
+    results = load_shops(shops, warehouse, run, stored=lambda shop: stored_pages(warehouse, shop))
+    for result in results:
+        if result.ok and not result.skipped:
+            settle(warehouse, result.shop, deleted[result.shop.label], run.started_at)
+    return results
+
+
+def shops_to_replay(
+    warehouse: Warehouse, configured: list[Shop], platforms: Iterable[str], names: Iterable[str]
+) -> list[Shop]:
+    """The shops whose payloads the warehouse keeps, optionally only of these platforms or
+    labels, each with its configuration where it is configured (a mapper may need a setting,
+    such as Lunasoft's currency; no credentials are needed)."""
+    wanted_platforms, wanted_names = set(platforms), set(names)
+    by_key = {(shop.platform, shop.name): shop for shop in configured}
+    found = [
+        by_key.get((platform, name)) or Shop(platform, name, base_url="", secrets={})
+        for platform, name in sorted(stored_shops(warehouse))
+        if (not wanted_platforms or platform in wanted_platforms)
+        and (not wanted_names or name in wanted_names)
+    ]
+    if not found:
+        raise ShopduckError(
+            f"no payloads of the chosen shops in {warehouse.describe()}: replay rebuilds "
+            "shops that `shopduck load` has loaded"
+        )
+    return found
+
+
+def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:
+    """(platform, shop) of every shop whose payloads the warehouse keeps."""
+    with warehouse.connect(read_only=True) as db:
+        present = db.rows(
+            "select table_name from information_schema.tables "
+            "where table_schema = $schema and table_name = 'raw_orders'",
+            {"schema": DATASET},
+        )
+        if not present:
+            return set()
+        rows = db.rows(f"select distinct platform, shop from {DATASET}.raw_orders")
+    return {(platform, shop) for platform, shop in rows}
+
+
+def stored_pages(warehouse: Warehouse, shop: Shop) -> Iterator[Page]:
+    """The shop's kept payloads, PAGE_ORDERS at a time: every order's last loaded payload (in
+    order id order, read by keyset so memory stays flat), then the quarantined payloads."""
+    after = ""
+    while True:
+        with warehouse.connect(read_only=True) as db:
+            rows = db.rows(
+                f"select order_id, cast(payload as varchar) from {DATASET}.raw_orders "
+                "where platform = $platform and shop = $shop and order_id > $after "
+                "order by order_id limit $limit",
+                {**_shop(shop), "after": after, "limit": PAGE_ORDERS},
+            )
+        if not rows:
+            break
+        yield _page(payload for _, payload in rows)
+        after = rows[-1][0]
+    with warehouse.connect(read_only=True) as db:
+        quarantined = db.rows(
+            f"select distinct cast(payload as varchar) from {DATASET}.quarantine "
+            "where platform = $platform and shop = $shop",
+            _shop(shop),
+        )
+    for first in range(0, len(quarantined), PAGE_ORDERS):
+        yield _page(payload for (payload,) in quarantined[first : first + PAGE_ORDERS])
+
+
+def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:
+    """The shop's orders flagged deleted (a replay maps them as live: they are flagged again)."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.rows(
+            f"select order_id from {DATASET}.orders "
+            "where platform = $platform and shop = $shop and is_deleted",
+            _shop(shop),
+        )
+    return [order_id for (order_id,) in rows]
+
+
+def settle(warehouse: Warehouse, shop: Shop, deleted: list[str], started_at: datetime) -> None:
+    """After a shop's replay: its deleted orders flagged again, and the quarantine rows this
+    replay did not produce again (orders that map now, reasons that changed) removed."""
+    with warehouse.connect() as db, db.transaction():
+        db.rows(
+            f"update {DATASET}.orders set is_deleted = true "
+            "where platform = $platform and shop = $shop "
+            "and order_id in (select unnest(cast($ids as varchar[]))) returning order_id",
+            {**_shop(shop), "ids": deleted},
+        )
+        db.rows(
+            f"delete from {DATASET}.quarantine where platform = $platform and shop = $shop "
+            "and seen_at < $started returning order_id",
+            {**_shop(shop), "started": started_at},
+        )
+
+
+def _page(payloads: Iterator[str]) -> Page:
+    return Page([msgspec.Raw(payload.encode()) for payload in payloads])
+
+
+def _shop(shop: Shop) -> dict[str, object]:
+    return {"platform": shop.platform, "shop": shop.name}

@@ -1,0 +1,126 @@
+"""`shopduck replay` rebuilds a shop's commerce tables from the payloads the warehouse keeps,
+with no API request: exactly (the oracle), idempotently, on DuckDB and Postgres, keeping
+deleted orders flagged and cursors as they were, and healing what a mapping fix now maps."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from pipelines import cli
+from pipelines.reconcile import reconcile_shops
+from pipelines.replay import replay_shops
+from pipelines.shop import RunOptions
+from pipelines.warehouse import as_warehouse
+from platforms import PLATFORMS
+from simulators.registry import SIMULATORS
+from tests.expected import expected_totals, warehouse_totals
+from tests.helpers import fresh_postgres_warehouse, rows, run_load, shop_for
+
+DAMAGE = [  # what a mapping bug might have left in the tables
+    "delete from commerce.order_lines where line_id in "
+    "(select min(line_id) from commerce.order_lines group by order_id)",
+    "update commerce.orders set total_price = 0, total_tax = null",
+    "delete from commerce.refunds",
+]
+
+
+def damage(warehouse) -> None:
+    with as_warehouse(warehouse).connect() as db:
+        for statement in DAMAGE:
+            db.script(statement)
+
+
+def replay(shops, warehouse):
+    return replay_shops(shops, warehouse, RunOptions(started_at=datetime.now(UTC)))
+
+
+@pytest.mark.parametrize("platform", sorted(SIMULATORS))
+def test_replay_rebuilds_every_table_exactly_without_a_request(simulator, warehouse, platform):
+    sim = simulator(platform, orders=80)
+    shop = shop_for(platform, sim)
+    assert run_load([shop], warehouse)[0].ok
+    expected = expected_totals(platform, sim.store)
+    damage(warehouse)
+    assert warehouse_totals(warehouse, platform, shop.name) != expected
+    requests, cursor = len(sim.requests), rows(warehouse, "select count(*) from commerce.load_runs")
+
+    for _ in range(2):  # idempotent: a second replay changes nothing
+        [result] = replay([shop], warehouse)
+        assert result.ok and result.stats.orders == len(sim.store.visible())
+        assert warehouse_totals(warehouse, platform, shop.name) == expected
+    assert len(sim.requests) == requests  # not one request
+    assert rows(warehouse, "select count(*) from commerce.load_runs") == cursor  # not a load run
+
+
+def test_replay_keeps_deleted_orders_flagged_and_the_cursor(simulator, warehouse):
+    sim = simulator("haravan", orders=40)
+    shop = shop_for("haravan", sim)
+    assert run_load([shop], warehouse)[0].ok
+    gone = sim.store.visible()[0].id
+    sim.store.delete(gone)
+    reconcile_shops([shop], warehouse, RunOptions(started_at=datetime.now(UTC)))
+    flagged = "select order_id from commerce.orders where is_deleted"
+    assert rows(warehouse, flagged) == [(str(gone),)]
+    [result] = replay([shop], warehouse)
+    assert result.ok
+    assert rows(warehouse, flagged) == [(str(gone),)]
+
+    sim.store.cancel(sim.store.visible()[1].id)  # the next load reads on from its cursor
+    before = len(sim.requests)
+    assert run_load([shop], warehouse)[0].ok
+    assert all(
+        "updated_at_min" in request for request in sim.requests[before:] if "count" not in request
+    )
+
+
+def test_a_replay_after_a_mapping_fix_loads_what_was_quarantined(simulator, warehouse, monkeypatch):
+    sim = simulator("haravan", orders=30)
+    shop = shop_for("haravan", sim)
+    fixed = PLATFORMS["haravan"]
+    victim = str(sim.store.visible()[3].id)
+
+    def buggy(payload, **options):
+        if str(payload.get("id")) == victim:
+            raise KeyError("a bug in the mapper")
+        return fixed.map_order(payload, **options)
+
+    monkeypatch.setitem(PLATFORMS, "haravan", dataclasses.replace(fixed, map_order=buggy))
+    assert run_load([shop], warehouse)[0].ok
+    in_quarantine = "select order_id from commerce.quarantine"
+    assert rows(warehouse, in_quarantine) == [(victim,)]
+    monkeypatch.setitem(PLATFORMS, "haravan", fixed)  # the fix
+
+    [result] = replay([shop], warehouse)
+    assert result.ok and result.stats.quarantined == 0
+    assert rows(warehouse, in_quarantine) == []
+    assert warehouse_totals(warehouse, "haravan", shop.name) == expected_totals(
+        "haravan", sim.store
+    )
+
+
+def test_replay_on_postgres(simulator, tmp_path):
+    sims = {platform: simulator(platform, orders=40) for platform in ("lunasoft", "spiffy")}
+    shops = [shop_for(platform, sim) for platform, sim in sims.items()]
+    with fresh_postgres_warehouse(tmp_path) as warehouse:
+        assert all(r.ok for r in run_load(shops, warehouse))
+        damage(warehouse)
+        assert all(r.ok for r in replay(shops, warehouse))
+        for shop in shops:
+            expected = expected_totals(shop.platform, sims[shop.platform].store)
+            assert warehouse_totals(warehouse, shop.platform, shop.name) == expected
+
+
+def test_the_replay_command_names_each_shop_and_refuses_an_empty_choice(
+    simulator, warehouse, capsys
+):
+    sim = simulator("merchantpro", orders=20)
+    assert run_load([shop_for("merchantpro", sim)], warehouse)[0].ok
+    assert cli.main(["replay", "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("merchantpro/test-merchantpro: 20 orders replayed, 0 quarantined, ")
+    assert cli.main(["replay", "--platform", "haravan", "--warehouse", str(warehouse)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no payloads of the chosen shops" in err
