@@ -8,15 +8,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from dlt.common.storages import FileStorage
+from dlt.destinations.job_client_impl import SqlLoadJob
 
+import pipelines.warehouse
 from pipelines.models import unique_key_checks
+from pipelines.runner import pipeline_name
 from pipelines.warehouse import PostgresWarehouse
 from simulators.server import Simulator
 from tests.expected import expected_totals, warehouse_totals
-from tests.helpers import fresh_postgres_warehouse
+from tests.helpers import fresh_postgres_warehouse, run_load, shop_for
 from tests.test_cli import shop_env
 
 ROOT = Path(__file__).parent.parent
@@ -155,3 +160,70 @@ def test_eight_loads_at_once_into_one_postgres_warehouse_equal_the_sources(
                 for line in lines
             ), lines
             assert exact(), f"after the {round_} round"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["per shop", "shared"])
+def test_a_merge_whose_shared_staging_another_writer_reloaded_is_wrong_unless_staged_per_shop(
+    shared, simulator, tmp_path, monkeypatch
+):
+    """The interleaving that makes one shared staging dataset corrupt the warehouse, forced
+    rather than hoped for: writer A has loaded its shop's new rows into the staging tables and
+    is about to merge them (dlt's delete-insert: `delete ... using staging`, `insert ... select
+    from staging`), when writer B loads another shop, staging and merging it in full. With one
+    `commerce_staging` for both, B's load replaced the staging rows A merges from, so A's shop
+    stays stale; staged per shop (the default), both shops equal their sources."""
+    sims = {
+        name: simulator("haravan", orders=12, seed=seed) for seed, name in enumerate(("a", "b"))
+    }
+    shops = {name: shop_for("haravan", sim, name) for name, sim in sims.items()}
+    if shared:
+        monkeypatch.setattr(pipelines.warehouse, "STAGING_LAYOUT", "%s_staging")
+    with fresh_postgres_warehouse(tmp_path) as warehouse:
+
+        def exact(name: str) -> bool:
+            return warehouse_totals(warehouse, "haravan", name) == expected_totals(
+                "haravan", sims[name].store
+            )
+
+        # the first loads append (nothing staged): both shops exact, either layout
+        assert all(result.ok for result in run_load(list(shops.values()), warehouse))
+        assert exact("a") and exact("b")
+        mutate({name: ("haravan", sim) for name, sim in sims.items()})
+        stale_a = warehouse_totals(warehouse, "haravan", "a")
+
+        # A's merges (the SQL jobs of A's pipeline, one per table chain, run in parallel) wait
+        # until B's whole load is done
+        folder_a, run_sql = pipeline_name(shops["a"]), SqlLoadJob.run
+        gate, interleaved = threading.Lock(), []
+
+        def merge_after_b(job: SqlLoadJob) -> None:
+            if folder_a in Path(job._file_path).parts:
+                with gate:
+                    if not interleaved:
+                        with FileStorage.open_zipsafe_ro(job._file_path, "r") as sql:
+                            assert "commerce_staging" in sql.read()  # merges from staging
+                        other = threading.Thread(
+                            target=lambda: interleaved.append(run_load([shops["b"]], warehouse))
+                        )
+                        other.start()
+                        other.join()
+            run_sql(job)
+
+        monkeypatch.setattr(SqlLoadJob, "run", merge_after_b)
+        [result_a] = run_load([shops["a"]], warehouse)
+        assert result_a.ok and [[r.ok for r in b] for b in interleaved] == [
+            [True]
+        ]  # the choreography ran
+        with warehouse.connect(read_only=True) as db:
+            twice = [db.rows(sql) for sql in unique_key_checks(db).values()]
+            schemas = {s for (s,) in db.rows("select schema_name from information_schema.schemata")}
+        if shared:
+            assert "commerce_staging" in schemas
+            assert exact("b")  # B merged its own rows (twice: again in A's merge)
+            assert not exact("a")
+            assert warehouse_totals(warehouse, "haravan", "a") == stale_a  # A's changes lost
+        else:
+            assert {"commerce_staging_haravan_a", "commerce_staging_haravan_b"} <= schemas
+            assert "commerce_staging" not in schemas
+            assert twice == [[]] * len(twice)
+            assert exact("a") and exact("b")
