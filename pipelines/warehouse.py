@@ -57,8 +57,10 @@ class WarehouseUnavailable(ShopduckError):
 
 
 # DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
-# saves about 100 MB at the peak of a large backfill but makes it about 25 % slower.)
-DUCKDB_SETTINGS = {"memory_limit": "256MB"}
+# saves about 100 MB at the peak of a large backfill but makes it about 25 % slower.) Merging a
+# whole large shop again (a replay, a --full-refresh of some 50,000 orders) needs more than
+# 256MB: `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT) raises it.
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 # The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the
 # space DuckDB's default string compression takes, and load faster (50,000 Haravan orders:
@@ -200,8 +202,9 @@ class DuckDBWarehouse(Warehouse):
     def _destination(self) -> Destination:
         # One for every shop of a run (the staging dataset is the same for all): making one
         # resolves dlt's configuration anew, a quarter of a second a shop.
+        limit = dlt.config.get("shopduck.duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT
         return dlt.destinations.duckdb(
-            DuckDbCredentials(str(self.path), global_config=DUCKDB_SETTINGS)
+            DuckDbCredentials(str(self.path), global_config={"memory_limit": str(limit)})
         )
 
     @contextmanager
