@@ -42,7 +42,10 @@ sys.path.insert(0, str(ROOT))
 from simulators.registry import SIMULATORS, start_simulator  # noqa: E402
 
 PLATFORMS = ("flickrocket", "haravan", "lunasoft", "merchantpro", "spiffy")
-POSTGRES = os.environ.get("SHOPDUCK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+POSTGRES = os.environ.get(
+    "SHOPDUCK_BENCH_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432"
+)
+# (trust authentication ignores the password; dlt asks for one)
 
 # --- rate-limit bounds --------------------------------------------------------------------------
 # Each shop's documented limit, as the simulators enforce it: Haravan's leaky bucket (80 calls,
@@ -433,6 +436,7 @@ def postgres_vs_duckdb(work: Path, orders: int, share: float) -> dict:
                 env = {
                     **sim.env(),
                     "DESTINATION__POSTGRES__CREDENTIALS": f"{POSTGRES}/{database}",
+                    "SHOPDUCK__PIPELINES_DIR": str(directory / "pipelines"),
                 }
                 args = ("--destination", "postgres")
             full = shopduck(directory, env, "load", *args)
@@ -683,7 +687,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shopduck-bench-"))
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     r: dict = {}
 
     step(f"one Haravan shop, {args.orders:,} orders: backfill and replay x{args.repeat}")
@@ -723,7 +727,9 @@ def main() -> None:
         f"\nshopduck benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {machine.system()} "
         f"{machine.machine()}, {os.cpu_count()} cores (shared with other work), "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-        f"Python {machine.python_version()}, median of {args.repeat}, {minutes:.1f} min\n"
+        f"Python {machine.python_version()}, median of {args.repeat}, {minutes:.1f} min; "
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        f"(other work on the machine)\n"
     )
     print(table(rows_of(args, r)))
     shutil.rmtree(work, ignore_errors=True)
