@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulators.registry import SIMULATORS, start_simulator  # noqa: E402
+from simulators.server import FixedWindow, LeakyBucket  # noqa: E402
 
 PLATFORMS = ("flickrocket", "haravan", "lunasoft", "merchantpro", "spiffy")
 POSTGRES = os.environ.get(
@@ -72,6 +73,25 @@ def forced_seconds(platform: str, orders: int) -> float:
     return max(pages - BURST.get(platform, 2), 0) / RATE.get(platform, 2.0)
 
 
+class Timed:
+    """A simulator's rate limit that also notes when it counted its first and last request
+    (epoch seconds), to split a load's wall time into start, fetching and the rest."""
+
+    def __init__(self, limit: object) -> None:
+        self.limit, self.first, self.last = limit, None, None
+
+    def take(self, header: str | None) -> tuple[bool, dict[str, str]]:
+        self.last = time.time()
+        self.first = self.first or self.last
+        return self.limit.take(header)
+
+
+def _limit(platform: str, rate_limit: bool) -> object:
+    if not rate_limit:
+        return False
+    return Timed(LeakyBucket() if platform == "haravan" else FixedWindow())
+
+
 # --- simulators in their own processes ---------------------------------------------------------
 def _serve(
     platforms: list[str],
@@ -81,7 +101,9 @@ def _serve(
     inbox: Connection,
 ) -> None:
     sims = [
-        start_simulator(p, orders=orders, seed=i, rate_limit=rate_limit, retry_after="2.0")
+        start_simulator(
+            p, orders=orders, seed=i, rate_limit=_limit(p, rate_limit), retry_after="2.0"
+        )
         for i, p in enumerate(platforms)
     ]
     for simulator in sims:
@@ -89,6 +111,9 @@ def _serve(
     ready.put([simulator.base_url for simulator in sims])
     while True:  # commands from the benchmark: ("touch", share) edits that share of the orders
         command, share = inbox.recv()
+        if command == "times":  # per shop: the first and last request its limit counted
+            inbox.send([(sim.rate_limit.first, sim.rate_limit.last) for sim in sims])
+            continue
         if command == "touch":
             for simulator in sims:
                 ids = sorted(simulator.store.orders)
@@ -137,6 +162,11 @@ class SimulatorProcess:
             values.update({k.upper(): v for k, v in {**spec.credentials, **spec.options}.items()})
             env.update({prefix + key: value for key, value in values.items()})
         return env
+
+    def times(self) -> list[tuple[float | None, float | None]]:
+        """Per shop (rate-limited simulators only): its first and last request, epoch seconds."""
+        self._commands.send(("times", None))
+        return self._commands.recv()
 
     def stop(self) -> None:
         self.process.kill()
@@ -384,8 +414,10 @@ def many_shops(work: Path, count: int, orders: int) -> dict:
     sims = SimulatorProcess(platforms, orders, rate_limit=True)
     try:
         warehouse = fresh_dir(work, f"many-{count}") / "w.duckdb"
+        began = time.time()
         run = shopduck_load(warehouse, sims.env())
-        stats = sims.stats()
+        ended = time.time()
+        stats, times = sims.stats(), sims.times()
         nothing_new = shopduck_load(warehouse, sims.env())
         after = sims.stats()
     finally:
@@ -404,6 +436,11 @@ def many_shops(work: Path, count: int, orders: int) -> dict:
         "least_requests": sum(math.ceil(orders / PAGE[p]) for p in platforms),
         "throttled": sum(s["throttled"] for s in stats),
         "tree_mb": run["tree_mb"],
+        # where the wall time went: until the first request (process start, imports, set-up),
+        # first to last request (fetching), after the last request (mapping and loading the rest)
+        "until_first_request": min(t[0] for t in times) - began,
+        "fetching": max(t[1] for t in times) - min(t[0] for t in times),
+        "after_last_request": ended - max(t[1] for t in times),
         "nothing_new_seconds": nothing_new["wall"],
         "nothing_new_requests": sum(
             a["requests"] - s["requests"] for a, s in zip(after, stats, strict=True)
