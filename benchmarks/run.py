@@ -205,7 +205,12 @@ def shopduck(cwd: Path, env: dict[str, str], *args: str) -> dict:
     if child.returncode != 0 or not lines or json.loads(lines[-1])["code"] != 0:
         raise RuntimeError(f"shopduck {args[0]} failed:\n{stdout[-2000:]}\n{stderr[-2000:]}")
     result = json.loads(lines[-1])
-    return {**result, "wall": wall, "tree_mb": max(memory.peak_mb, result["rss_mb"])}
+    return {
+        **result,
+        "wall": wall,
+        "tree_mb": max(memory.peak_mb, result["rss_mb"]),
+        "at_peak_mb": {kind: round(mb) for kind, mb in memory.at_peak.items()},
+    }
 
 
 def shopduck_load(warehouse: Path, env: dict[str, str], *args: str) -> dict:
@@ -220,6 +225,7 @@ class TreeMemory:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_mb = 0.0
+        self.at_peak: dict[str, float] = {}  # MB by kind of process, at the peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -233,8 +239,24 @@ class TreeMemory:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
-            total_kb = sum(_pss_kb(pid) for pid in _tree(self.pid))
-            self.peak_mb = max(self.peak_mb, total_kb / 1024)
+            sizes = {pid: _pss_kb(pid) / 1024 for pid in _tree(self.pid)}
+            if sum(sizes.values()) > self.peak_mb:
+                self.peak_mb = sum(sizes.values())
+                self.at_peak = {}
+                for pid, mb in sizes.items():
+                    kind = _kind(pid, self.pid)
+                    self.at_peak[kind] = self.at_peak.get(kind, 0.0) + mb
+
+
+def _kind(pid: int, root: int) -> str:
+    """What a process of a load's tree is: the loader, the mapping fork server or a worker."""
+    if pid == root:
+        return "loader"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "other"
+    return "fork server" if b"forkserver" in command else "mapping workers"
 
 
 def _tree(root: int) -> list[int]:
@@ -296,6 +318,7 @@ def backfill(sim: SimulatorProcess, work: Path, orders: int, repeat: int) -> dic
         "seconds": median([r["wall"] for r in loads]),
         "orders_per_s": orders / median([r["wall"] for r in loads]),
         "tree_mb": median([r["tree_mb"] for r in loads]),
+        "at_peak_mb": [r["at_peak_mb"] for r in loads],
         "replay_orders_per_s": orders / median([r["wall"] for r in replays]) if replays else None,
         "replay_tree_mb": median([r["tree_mb"] for r in replays]) if replays else None,
     }
@@ -436,6 +459,7 @@ def many_shops(work: Path, count: int, orders: int) -> dict:
         "least_requests": sum(math.ceil(orders / PAGE[p]) for p in platforms),
         "throttled": sum(s["throttled"] for s in stats),
         "tree_mb": run["tree_mb"],
+        "at_peak_mb": run["at_peak_mb"],
         # where the wall time went: until the first request (process start, imports, set-up),
         # first to last request (fetching), after the last request (mapping and loading the rest)
         "until_first_request": min(t[0] for t in times) - began,
