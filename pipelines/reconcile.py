@@ -69,17 +69,13 @@ def listed_versions(shop: Shop, options: RunOptions) -> dict[str, datetime | Non
     return asyncio.run(listed())
 
 
-def _shop(shop: Shop) -> dict[str, object]:
-    return {"platform": shop.platform, "shop": shop.name}
-
-
 def stored_versions(warehouse: Warehouse, shop: Shop) -> dict[str, datetime | None]:
     """Every order id of the shop in the warehouse, with its `updated_at`."""
     with warehouse.connect() as db:
         rows = db.rows(
             f"select order_id, updated_at from {DATASET}.orders "
             "where platform = $platform and shop = $shop",
-            _shop(shop),
+            shop.key,
         )
     return {order_id: _utc(changed) for order_id, changed in rows}
 
@@ -110,7 +106,7 @@ def flag_deleted(warehouse: Warehouse, shop: Shop, ids: set[str]) -> tuple[int, 
               and coalesce(is_deleted, false) <> (o.order_id not in (select order_id from listed))
             returning is_deleted
             """,
-            {**_shop(shop), "ids": sorted(ids)},
+            {**shop.key, "ids": sorted(ids)},
         )
     deleted = sum(1 for (flag,) in changes if flag)
     return deleted, len(changes) - deleted
@@ -122,7 +118,7 @@ def live_orders(warehouse: Warehouse, shop: Shop) -> int:
         [(count,)] = db.rows(
             f"select count(*) from {DATASET}.orders "
             "where platform = $platform and shop = $shop and not coalesce(is_deleted, false)",
-            _shop(shop),
+            shop.key,
         )
     return int(count)
 

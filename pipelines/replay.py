@@ -83,7 +83,7 @@ def stored_pages(warehouse: Warehouse, shop: Shop) -> Iterator[Page]:
                 f"select order_id, cast(payload as varchar) from {DATASET}.raw_orders "
                 "where platform = $platform and shop = $shop and order_id > $after "
                 "order by order_id limit $limit",
-                {**_shop(shop), "after": after, "limit": PAGE_ORDERS},
+                {**shop.key, "after": after, "limit": PAGE_ORDERS},
             )
         if not rows:
             break
@@ -93,7 +93,7 @@ def stored_pages(warehouse: Warehouse, shop: Shop) -> Iterator[Page]:
         quarantined = db.rows(
             f"select distinct cast(payload as varchar) from {DATASET}.quarantine "
             "where platform = $platform and shop = $shop",
-            _shop(shop),
+            shop.key,
         )
     for first in range(0, len(quarantined), PAGE_ORDERS):
         yield _page(payload for (payload,) in quarantined[first : first + PAGE_ORDERS])
@@ -105,7 +105,7 @@ def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:
         rows = db.rows(
             f"select order_id from {DATASET}.orders "
             "where platform = $platform and shop = $shop and is_deleted",
-            _shop(shop),
+            shop.key,
         )
     return [order_id for (order_id,) in rows]
 
@@ -118,18 +118,14 @@ def settle(warehouse: Warehouse, shop: Shop, deleted: list[str], started_at: dat
             f"update {DATASET}.orders set is_deleted = true "
             "where platform = $platform and shop = $shop "
             "and order_id in (select unnest(cast($ids as varchar[]))) returning order_id",
-            {**_shop(shop), "ids": deleted},
+            {**shop.key, "ids": deleted},
         )
         db.rows(
             f"delete from {DATASET}.quarantine where platform = $platform and shop = $shop "
             "and seen_at < $started returning order_id",
-            {**_shop(shop), "started": started_at},
+            {**shop.key, "started": started_at},
         )
 
 
 def _page(payloads: Iterator[str]) -> Page:
     return Page([msgspec.Raw(payload.encode()) for payload in payloads])
-
-
-def _shop(shop: Shop) -> dict[str, object]:
-    return {"platform": shop.platform, "shop": shop.name}

@@ -33,6 +33,11 @@ class Shop:
         return f"{self.platform}/{self.name}"
 
     @property
+    def key(self) -> dict[str, str]:
+        """The shop as `$platform` / `$shop` parameters of a warehouse query."""
+        return {"platform": self.platform, "shop": self.name}
+
+    @property
     def timezone(self) -> str:
         """The shop's calendar for reporting days (`TIMEZONE`, an IANA name; UTC by default)."""
         return str(self.options.get("timezone") or "UTC")
