@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 
 from pipelines.errors import ShopduckError
+from pipelines.models import has_data
 from pipelines.paging import Page
 from pipelines.runner import ShopResult, load_shops
 from pipelines.settings import DATASET
@@ -62,12 +63,7 @@ def shops_to_replay(
 def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:
     """(platform, shop) of every shop whose payloads the warehouse keeps."""
     with warehouse.connect(read_only=True) as db:
-        present = db.rows(
-            "select table_name from information_schema.tables "
-            "where table_schema = $schema and table_name = 'raw_orders'",
-            {"schema": DATASET},
-        )
-        if not present:
+        if not has_data(db):
             return set()
         rows = db.rows(f"select distinct platform, shop from {DATASET}.raw_orders")
     return {(platform, shop) for platform, shop in rows}
