@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import sys
@@ -13,6 +12,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 from pipelines.errors import ShopduckError
 from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
@@ -356,17 +357,31 @@ def interrupted(signum: int, frame: object) -> None:
     on disk is safe at any instant (a load killed with -9 is finished by the next run), so
     nothing waits for threads that may be blocked in a request or a load."""
     print("shopduck: interrupted: rerun to continue", file=sys.stderr, flush=True)
-    for worker in multiprocessing.active_children():  # the mapping workers (imports nothing:
-        worker.kill()  # the signal may arrive in the middle of an import)
+    stop_mapping_processes()
     with contextlib.suppress(OSError):
         sys.stdout.flush()
     os._exit(128 + signum)
+
+
+def stop_mapping_processes() -> None:
+    """Kill the mapping fork server and its workers, which ignore Ctrl-C: left running, they
+    would hold the terminal's (or a scheduler's) output open after this process has gone. Not
+    multiprocessing's resource tracker, which removes the semaphores they leave. (Imports
+    nothing: the signal may arrive in the middle of an import.)"""
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "multiprocessing.resource_tracker" not in " ".join(process.cmdline()):
+                process.kill()
 
 
 def run() -> None:
     """The `shopduck` console script: `main` with Ctrl-C and SIGTERM handled."""
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
+    # An interrupted load exits at once, leaving its mapping queues' semaphores to
+    # multiprocessing's resource tracker, which removes them and warns of each: expected, not
+    # news to the user. The tracker, started later, takes its warning filters from these.
+    sys.warnoptions.append("ignore:resource_tracker:UserWarning")
     sys.exit(main())
 
 

@@ -22,6 +22,12 @@ from pipelines.shop import RunOptions, Shop
 from pipelines.warehouse import Warehouse, as_warehouse
 
 PAGE_ORDERS = 1000  # payloads read from the warehouse at a time
+STORED_PAYLOADS = (  # a shop's kept payloads: every order's last loaded one, the quarantined
+    f"select cast(payload as varchar) from {DATASET}.raw_orders "
+    "where platform = $platform and shop = $shop",
+    f"select distinct cast(payload as varchar) from {DATASET}.quarantine "
+    "where platform = $platform and shop = $shop",
+)
 
 
 def replay_shops(
@@ -70,29 +76,12 @@ def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:
 
 
 def stored_pages(warehouse: Warehouse, shop: Shop) -> Iterator[Page]:
-    """The shop's kept payloads, PAGE_ORDERS at a time: every order's last loaded payload (in
-    order id order, read by keyset so memory stays flat), then the quarantined payloads."""
-    after = ""
-    while True:
-        with warehouse.connect(read_only=True) as db:
-            rows = db.rows(
-                f"select order_id, cast(payload as varchar) from {DATASET}.raw_orders "
-                "where platform = $platform and shop = $shop and order_id > $after "
-                "order by order_id limit $limit",
-                {**shop.key, "after": after, "limit": PAGE_ORDERS},
-            )
-        if not rows:
-            break
-        yield _page(payload for _, payload in rows)
-        after = rows[-1][0]
+    """The shop's kept payloads, PAGE_ORDERS at a time: every order's last loaded payload,
+    then the quarantined payloads, each streamed by one query so memory stays flat."""
     with warehouse.connect(read_only=True) as db:
-        quarantined = db.rows(
-            f"select distinct cast(payload as varchar) from {DATASET}.quarantine "
-            "where platform = $platform and shop = $shop",
-            shop.key,
-        )
-    for first in range(0, len(quarantined), PAGE_ORDERS):
-        yield _page(payload for (payload,) in quarantined[first : first + PAGE_ORDERS])
+        for payloads in STORED_PAYLOADS:
+            for rows in db.batches(payloads, shop.key, PAGE_ORDERS):
+                yield _page(payload for (payload,) in rows)
 
 
 def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:

@@ -29,7 +29,14 @@ from pipelines.paging import Page
 from pipelines.platform import Fetched
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
-from pipelines.source import FetchStats, late_source, orders_source, record_fetch, stored_cursor
+from pipelines.source import (
+    FetchStats,
+    Writing,
+    late_source,
+    orders_source,
+    record_fetch,
+    stored_cursor,
+)
 from pipelines.sql import Database
 from pipelines.warehouse import SCHEMA_LOCK, ShopBusy, Warehouse, as_warehouse
 from platforms import PLATFORMS
@@ -102,7 +109,7 @@ class ShopRun:
     result: ShopResult
     lock: ExitStack
     pipeline: dlt.Pipeline
-    first_load: bool
+    writing: Writing
     pending: bool  # packages of an earlier run wait to be loaded
     ids: Sequence[str] | None
     spool: Spool
@@ -151,14 +158,18 @@ def load_shops(
                 cursor = stored_cursor(pipeline, platform)
             ids = None if only is None else only.get((shop.platform, shop.name), ())
             if stored is not None:
-                ids = ()  # what a replay merges: no cursor moves, nothing is counted
-            first_load = ids is None and not (pending or cursor.read_until or known)
+                # a replay: every row of the shop replaced, no cursor moves, nothing counted
+                ids, writing = (), Writing.REPLACE_SHOP
+            elif ids is None and not (pending or cursor.read_until or known):
+                writing = Writing.APPEND  # the shop's first load
+            else:
+                writing = Writing.MERGE
             spool = Spool(
                 warehouse.pipelines_dir,
                 on_ready=lambda: events.put((False, run)),
                 read_early=READ_EARLY_ORDERS,
             )
-            run = ShopRun(result, lock, pipeline, first_load, pending, ids, spool)
+            run = ShopRun(result, lock, pipeline, writing, pending, ids, spool)
             if stored is None:
                 fetching.fetch(spool, platform, shop, cursor, options, ids)
             else:
@@ -242,13 +253,13 @@ def _extract(run: ShopRun, options: RunOptions, mapping: MappingPool) -> None:
             options,
             result.stats,
             mapping,
-            first_load=run.first_load,
+            writing=run.writing,
             ids=run.ids,
             spool=run.spool,
         )
         pipeline.extract(source)
         if result.stats.late:
-            pipeline.extract(late_source(platform, result.stats))
+            pipeline.extract(late_source(platform, shop, result.stats))
         if result.stats.missing:
             log.warning(
                 "%s: the API counts %d orders in the window but %d were read "

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from inspect import Parameter, Signature
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -57,24 +58,50 @@ class FetchStats:
         return max(0, (self.expected or 0) - self.fetched)
 
 
-def table_hints(table: Table, *, merge: bool) -> dict[str, Any]:
-    """dlt hints of a warehouse table. Merging (delete-insert on the table's key; child tables
-    also on the order key, with `_reset_marker` rows deleting) replaces what a shop loaded
-    before; a shop's first load has nothing to replace and is appended, which is much cheaper."""
+class Writing(Enum):
+    """How a shop's package is written into the warehouse tables."""
+
+    APPEND = "append"  # a shop's first load: nothing to replace, the cheapest
+    MERGE = "merge"  # each order replaces its earlier copy, child rows included
+    REPLACE_SHOP = "replace_shop"  # every row of the shop is replaced (a replay)
+
+
+def table_hints(table: Table, writing: Writing, shop: Shop) -> dict[str, Any]:
+    """dlt hints of a warehouse table. A merge is a delete-insert on the table's key (child
+    tables also on the order key, with `_reset_marker` rows deleting); replacing the shop
+    deletes every row of the shop instead (dlt's `destination_scope`), so rows the payloads no
+    longer produce go too, without a key lookup. A package holds one copy of every row (see
+    `pipelines.batches`): dlt need not deduplicate the staged rows, a window over all of them
+    that was the largest memory of a merge."""
     columns: dict[str, Any] = {
         name: {"data_type": "json"} for name in JSON_COLUMNS.get(table.name, ())
     }
     if table.child_of_order:
-        columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": merge}
-    if not merge:
+        columns[RESET_MARKER] = {"data_type": "bool", "hard_delete": writing is not Writing.APPEND}
+    if writing is Writing.APPEND:
         return {"table_name": table.name, "write_disposition": "append", "columns": columns}
+    disposition = {"disposition": "merge", "strategy": "delete-insert", "deduplicated": True}
+    if writing is Writing.REPLACE_SHOP:
+        disposition["destination_scope"] = shop_scope(shop)
     return {
         "table_name": table.name,
-        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+        "write_disposition": disposition,
         "primary_key": list(table.key),
         "merge_key": list(ORDER_KEY) if table.child_of_order else None,
         "columns": columns,
+        # dlt keeps a scope in the stored schema until a later hint clears it: a merge after a
+        # replay would otherwise delete every row of the shop it does not bring again
+        "additional_table_hints": (
+            None if writing is Writing.REPLACE_SHOP else {"x-merge-destination-scope": None}
+        ),
     }
+
+
+def shop_scope(shop: Shop) -> str:
+    """The SQL condition of a shop's rows (in dlt's template syntax: braces doubled)."""
+    literals = {key: "'" + value.replace("'", "''") + "'" for key, value in shop.key.items()}
+    condition = " and ".join(f"{column} = {literal}" for column, literal in literals.items())
+    return condition.replace("{", "{{").replace("}", "}}")
 
 
 def record_fetch(
@@ -102,7 +129,7 @@ def orders_source(
     stats: FetchStats,
     mapping: MappingPool | None = None,
     *,
-    first_load: bool = False,
+    writing: Writing = Writing.MERGE,
     ids: Sequence[str] | None = None,
     spool: Spool | None = None,
 ) -> DltSource:
@@ -113,9 +140,9 @@ def orders_source(
     `pipelines.batches`). The advanced cursor is saved in the resource state only after the
     last page, so it is committed together with the data it covers; if a newer copy of an
     order came after its first copy was handed to dlt, the cursor waits for `late_source`,
-    which replaces that copy in a second package. `first_load`: the warehouse holds nothing of
-    this shop, so the tables are appended to instead of merged. `ids`: fetch just these orders
-    (reconciliation), cursor untouched. Without a `mapping` pool (a source used on its own),
+    which replaces that copy in a second package. `writing`: how the tables are written (see
+    `Writing`; APPEND where the warehouse holds nothing of this shop). `ids`: fetch just these
+    orders (reconciliation), cursor untouched. Without a `mapping` pool (a source used on its own),
     the source maps with a pool of its own."""
 
     def pages() -> Iterator[Any]:
@@ -130,7 +157,11 @@ def orders_source(
         cursor = Cursor.from_state(state.get("cursor"))
         spooled = spool or fetch_in_background(platform, shop, cursor, run, ids)
         job = MappingJob(
-            platform.mapper(shop), platform.name, shop.name, run.started_at, not first_load
+            platform.mapper(shop),
+            platform.name,
+            shop.name,
+            run.started_at,
+            writing is Writing.MERGE,  # reset markers: only a merge by order needs them
         )
         batches = OneCopyBatches(BATCH_ORDERS)
         try:
@@ -139,7 +170,9 @@ def orders_source(
                 stats.requests = spooled.requests
                 yield from batches.add(mapped)
             yield from batches.flush()
-            if first_load and batches.written:
+            if writing is not Writing.MERGE and batches.written:
+                # a first load creates every table; replacing the shop empties the tables its
+                # payloads no longer have rows for
                 yield from batches.missing_tables(platform.name, shop.name)
         finally:
             stats.requests = spooled.requests
@@ -152,7 +185,7 @@ def orders_source(
         if ids is None and spooled.fetched is not None and not stats.late:
             state["cursor"] = stats.cursor
 
-    return _source(platform.name, pages, merge=not first_load)
+    return _source(platform.name, shop, pages, writing)
 
 
 def platform_source(platform: Platform) -> Callable[..., DltSource]:
@@ -202,7 +235,7 @@ def platform_source(platform: Platform) -> Callable[..., DltSource]:
     return dlt.source(source, name=platform.name, section=platform.name, max_table_nesting=0)
 
 
-def late_source(platform: Platform, stats: FetchStats) -> DltSource:
+def late_source(platform: Platform, shop: Shop, stats: FetchStats) -> DltSource:
     """The second package of a load that read a newer copy of an order after handing its first
     copy to dlt: the newer copies, merged (so they replace the first ones, children included),
     and the cursor, committed with them."""
@@ -212,14 +245,16 @@ def late_source(platform: Platform, stats: FetchStats) -> DltSource:
         if stats.cursor:
             dlt.current.resource_state()["cursor"] = stats.cursor
 
-    return _source(platform.name, pages, merge=True)
+    return _source(platform.name, shop, pages, Writing.MERGE)
 
 
-def _source(name: str, pages: Callable[[], Iterator[Any]], *, merge: bool) -> DltSource:
+def _source(
+    name: str, shop: Shop, pages: Callable[[], Iterator[Any]], writing: Writing
+) -> DltSource:
     def shop_orders() -> Any:
         resource = dlt.resource(pages, name=RESOURCE)
         for table in TABLES:
-            resource.apply_hints(create_table_variant=True, **table_hints(table, merge=merge))
+            resource.apply_hints(create_table_variant=True, **table_hints(table, writing, shop))
         return resource
 
     return dlt.source(shop_orders, name=name, max_table_nesting=0)()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,11 @@ class Database(ABC):
     def rows(self, sql: str, params: Params | None = None) -> list[tuple]:
         """The rows of one query, with `$name` parameters bound from `params`."""
         return self._query(sql, params)[1]
+
+    @abstractmethod
+    def batches(self, sql: str, params: Params, size: int) -> Iterator[list[tuple]]:
+        """The rows of one query, `size` at a time, streamed: memory stays flat however many
+        rows the query has."""
 
     def frame(self, sql: str, params: Params | None = None) -> pd.DataFrame:
         """One query's result as a data frame. Values are built the same way on both engines
@@ -113,6 +119,11 @@ class DuckDBDatabase(Database):
     def lock(self, name: str, *, shared: bool = False) -> None:
         """Nothing to do: a DuckDB file has one writing process (`Warehouse.writer_lock`)."""
 
+    def batches(self, sql: str, params: Params, size: int) -> Iterator[list[tuple]]:
+        result = self.con.execute(sql, dict(params))
+        while rows := result.fetchmany(size):
+            yield rows
+
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         result = self.con.execute(sql, dict(params or {}))
         return [column[0] for column in result.description or ()], result.fetchall()
@@ -153,15 +164,27 @@ class PostgresDatabase(Database):
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         self.rows(f"select {function}($key)", {"key": lock_key(name)})
 
+    def batches(self, sql: str, params: Params, size: int) -> Iterator[list[tuple]]:
+        """Through a server-side cursor (`with hold`, as the connection is in autocommit)."""
+        with self.con.cursor(name=f"shopduck_{uuid.uuid4().hex}", withhold=True) as cursor:
+            cursor.execute(_bound(sql), dict(params))
+            while rows := cursor.fetchmany(size):
+                yield rows
+
     def _query(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple]]:
         with self.con.cursor() as cursor:
             if params is None:
                 cursor.execute(sql)
             else:
-                # psycopg2 binds `%(name)s`, so a literal `%` (modulo, like) must be doubled.
-                cursor.execute(_PARAM.sub(r"%(\1)s", sql.replace("%", "%%")), dict(params))
+                cursor.execute(_bound(sql), dict(params))
             columns = [column[0] for column in cursor.description or ()]
             return columns, cursor.fetchall() if cursor.description else []
+
+
+def _bound(sql: str) -> str:
+    """`sql` with psycopg2's `%(name)s` for each `$name`, and a literal `%` (modulo, like)
+    doubled."""
+    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
 def lock_key(name: str) -> int:

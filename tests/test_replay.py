@@ -55,6 +55,37 @@ def test_replay_rebuilds_every_table_exactly_without_a_request(simulator, wareho
     assert rows(warehouse, "select count(*) from commerce.load_runs") == cursor  # not a load run
 
 
+def test_a_replay_replaces_every_row_of_its_shop_and_no_other(simulator, warehouse):
+    """Rows the payloads no longer produce go, also from a table none of the shop's payloads
+    has rows in (as after a fix that stops a mapper inventing them), and only the replayed
+    shop's rows are touched."""
+    sims = {name: simulator("haravan", orders=30, seed=seed) for seed, name in enumerate("ab")}
+    shops = [shop_for("haravan", sim, name) for name, sim in sims.items()]
+    assert all(result.ok for result in run_load(shops, warehouse))
+    with as_warehouse(warehouse).connect() as db:
+        for name in "ab":  # rows no payload of the shop produces
+            db.script(
+                "insert into commerce.order_status_history (platform, shop, order_id, position) "
+                f"values ('haravan', '{name}', '1', 0)"
+            )
+            db.script(
+                "insert into commerce.order_lines (platform, shop, order_id, line_id, quantity) "
+                f"select platform, shop, order_id, 'invented', 1 from commerce.orders "
+                f"where shop = '{name}' limit 1"
+            )
+    other_before = warehouse_totals(warehouse, "haravan", "b")
+
+    [result] = replay([shops[0]], warehouse)
+    assert result.ok
+    assert warehouse_totals(warehouse, "haravan", "a") == expected_totals(
+        "haravan", sims["a"].store
+    )
+    stale = "select shop, count(*) from commerce.{} where {} group by shop"
+    assert rows(warehouse, stale.format("order_status_history", "true")) == [("b", 1)]
+    assert rows(warehouse, stale.format("order_lines", "line_id = 'invented'")) == [("b", 1)]
+    assert warehouse_totals(warehouse, "haravan", "b") == other_before
+
+
 def test_replay_keeps_deleted_orders_flagged_and_the_cursor(simulator, warehouse):
     sim = simulator("haravan", orders=40)
     shop = shop_for("haravan", sim)
@@ -68,12 +99,18 @@ def test_replay_keeps_deleted_orders_flagged_and_the_cursor(simulator, warehouse
     assert result.ok
     assert rows(warehouse, flagged) == [(str(gone),)]
 
+    counts = (
+        "select count(*) from commerce.orders union all select count(*) from commerce.order_lines"
+    )
+    replayed = rows(warehouse, counts)
     sim.store.cancel(sim.store.visible()[1].id)  # the next load reads on from its cursor
     before = len(sim.requests)
     assert run_load([shop], warehouse)[0].ok
     assert all(
         "updated_at_min" in request for request in sim.requests[before:] if "count" not in request
     )
+    # that load merged its one changed order; every other order of the shop stayed
+    assert rows(warehouse, counts) == replayed
 
 
 def test_a_replay_after_a_mapping_fix_loads_what_was_quarantined(simulator, warehouse, monkeypatch):
