@@ -45,6 +45,10 @@ log = logging.getLogger("shopduck")
 # A shop's extraction starts once this many orders are spooled, before its fetch ends: a large
 # backfill is mapped while it is fetched; a small shop is extracted in one go when fetched.
 READ_EARLY_ORDERS = 5000
+# Each table's rows of a package are written to files of about this size (compressed parquet):
+# a load job, and on DuckDB the memory of its transaction, covers one file, not all the raw
+# payloads of a large backfill at once (50,000 Haravan orders: 177 MB of JSON).
+FILE_MAX_BYTES = 4_000_000
 
 
 @dataclass
@@ -92,6 +96,9 @@ def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
     # A loaded package's files are in the warehouse: keeping them would grow the pipeline
     # folder by every load.
     dlt.config["load.delete_completed_jobs"] = True
+    dlt.config["data_writer.file_max_bytes"] = FILE_MAX_BYTES
+    if warehouse.load_workers is not None:
+        dlt.config["load.workers"] = warehouse.load_workers
     name = pipeline_name(shop)
     return dlt.pipeline(
         pipeline_name=name,

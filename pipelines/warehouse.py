@@ -56,11 +56,11 @@ class WarehouseUnavailable(ShopduckError):
     """The warehouse cannot be opened for reading."""
 
 
-# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
-# saves about 100 MB at the peak of a large backfill but makes it about 25 % slower.) Merging a
-# whole large shop again (a replay, a --full-refresh of some 50,000 orders) needs more than
-# 256MB: `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT) raises it.
-DUCKDB_MEMORY_LIMIT = "256MB"
+# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. A backfill
+# of 50,000 Haravan orders peaked 100 MB higher at 256MB and was no faster (load jobs one at a
+# time, each of one file of a few MB, and merges without dlt's deduplication window). A large
+# reporting model may want more: `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
+DUCKDB_MEMORY_LIMIT = "128MB"
 
 # The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the
 # space DuckDB's default string compression takes, and load faster (50,000 Haravan orders:
@@ -141,6 +141,7 @@ class Warehouse(ABC):
 
     kind: ClassVar[str]  # "duckdb" or "postgres": the dlt destination and --destination value
     pipelines_dir: Path  # dlt's local pipeline folders (state, packages in flight)
+    load_workers: ClassVar[int | None] = None  # dlt's load jobs at once (None: dlt's default)
 
     @abstractmethod
     def describe(self) -> str:
@@ -187,6 +188,9 @@ class DuckDBWarehouse(Warehouse):
 
     path: Path
     kind: ClassVar[str] = "duckdb"
+    # DuckDB holds a transaction's rows in this process's memory until it commits: one job at a
+    # time, each of one file (see runner.FILE_MAX_BYTES), keeps that to one file's rows.
+    load_workers: ClassVar[int | None] = 1
 
     @property
     def pipelines_dir(self) -> Path:  # type: ignore[override]

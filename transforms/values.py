@@ -56,7 +56,7 @@ def money(value: Any, *, cents: bool = False) -> Decimal | None:
     return _money(value, cents)
 
 
-@lru_cache(maxsize=65536, typed=True)  # prices repeat; Decimals are immutable
+@lru_cache(maxsize=4096, typed=True)  # prices repeat; Decimals are immutable
 def _money(value: str | int | float, cents: bool) -> Decimal:
     try:
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
@@ -137,7 +137,7 @@ def timestamp(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
 
 
 # An order repeats its times (created, processed, its transactions'); datetimes are immutable.
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1024)
 def _timestamp(value: str, naive_is_utc: bool) -> datetime | None:
     text = value.strip()
     if text in _NOT_DATES:
