@@ -245,27 +245,36 @@ class TreeMemory:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
-            sizes = {pid: _pss_kb(pid) / 1024 for pid in _tree(self.pid)}
+            tree = _tree(self.pid)
+            sizes = {pid: _pss_kb(pid) / 1024 for pid in tree}
             if sum(sizes.values()) > self.peak_mb:
                 self.peak_mb = sum(sizes.values())
                 self.at_peak = {}
                 for pid, mb in sizes.items():
-                    kind = _kind(pid, self.pid)
+                    kind = _kind(pid, tree)
                     self.at_peak[kind] = self.at_peak.get(kind, 0.0) + mb
 
 
-def _kind(pid: int, root: int) -> str:
-    """What a process of a load's tree is: the loader, the mapping fork server or a worker."""
-    if pid == root:
+def _kind(pid: int, tree: dict[int, int]) -> str:
+    """What a process of a load's tree is: the loader (the root), the mapping fork server, a
+    mapping worker (forked by the server, so with the server's command line), or another
+    helper (multiprocessing's resource tracker)."""
+    if tree[pid] not in tree:
         return "loader"
+    if _is_fork_server(tree[pid]):
+        return "mapping workers"
+    return "fork server" if _is_fork_server(pid) else "other"
+
+
+def _is_fork_server(pid: int) -> bool:
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return "other"
-    return "fork server" if b"forkserver" in command else "mapping workers"
+        return False
 
 
-def _tree(root: int) -> list[int]:
+def _tree(root: int) -> dict[int, int]:
+    """The process `root` and its descendants, each with its parent."""
     parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -274,10 +283,10 @@ def _tree(root: int) -> list[int]:
             except OSError:
                 continue
             parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    tree, frontier = [root], [root]
+    tree, frontier = {root: parents.get(root, 0)}, [root]
     while frontier:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree += frontier
+        tree.update((pid, parents[pid]) for pid in frontier)
     return tree
 
 

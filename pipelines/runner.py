@@ -97,8 +97,6 @@ def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
     # folder by every load.
     dlt.config["load.delete_completed_jobs"] = True
     dlt.config["data_writer.file_max_bytes"] = FILE_MAX_BYTES
-    if warehouse.load_workers is not None:
-        dlt.config["load.workers"] = warehouse.load_workers
     name = pipeline_name(shop)
     return dlt.pipeline(
         pipeline_name=name,
@@ -295,11 +293,18 @@ def _load(warehouse: Warehouse, pipeline: dlt.Pipeline, result: ShopResult) -> N
         finish_interrupted_commit(pipeline)
         pipeline.normalize()
         warehouse.migrate(pipeline)
-        result.load_info = str(pipeline.load())
+        workers = warehouse.load_workers(_package_bytes(pipeline))
+        result.load_info = str(pipeline.load(workers=workers))
     except Exception as error:
         result.error = one_line(error)
         log.debug("%s: load failed: %s", result.shop.label, result.error)
     result.seconds += time.monotonic() - started
+
+
+def _package_bytes(pipeline: dlt.Pipeline) -> int:
+    """The size of the files a pipeline has normalized and not yet loaded."""
+    normalized = Path(pipeline.working_dir) / "load" / "normalized"
+    return sum(path.stat().st_size for path in normalized.rglob("*.parquet"))
 
 
 def shops_in_warehouse(warehouse: Warehouse) -> set[tuple[str, str]]:

@@ -56,11 +56,13 @@ class WarehouseUnavailable(ShopduckError):
     """The warehouse cannot be opened for reading."""
 
 
-# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. A backfill
-# of 50,000 Haravan orders peaked 100 MB higher at 256MB and was no faster (load jobs one at a
-# time, each of one file of a few MB, and merges without dlt's deduplication window). A large
-# reporting model may want more: `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
-DUCKDB_MEMORY_LIMIT = "128MB"
+# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
+# saved 50 MB at the peak of a 50,000-order backfill, but a job of one 4 MB file of raw payloads
+# needed more than 64MB: too close.) A large reporting model may want more:
+# `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
+DUCKDB_MEMORY_LIMIT = "256MB"
+LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 orders with their payloads
+DLT_LOAD_WORKERS = 20  # dlt's default
 
 # The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the
 # space DuckDB's default string compression takes, and load faster (50,000 Haravan orders:
@@ -141,7 +143,10 @@ class Warehouse(ABC):
 
     kind: ClassVar[str]  # "duckdb" or "postgres": the dlt destination and --destination value
     pipelines_dir: Path  # dlt's local pipeline folders (state, packages in flight)
-    load_workers: ClassVar[int | None] = None  # dlt's load jobs at once (None: dlt's default)
+
+    def load_workers(self, package_bytes: int) -> int:
+        """How many of a package's load jobs dlt runs at once."""
+        return DLT_LOAD_WORKERS
 
     @abstractmethod
     def describe(self) -> str:
@@ -188,9 +193,12 @@ class DuckDBWarehouse(Warehouse):
 
     path: Path
     kind: ClassVar[str] = "duckdb"
-    # DuckDB holds a transaction's rows in this process's memory until it commits: one job at a
-    # time, each of one file (see runner.FILE_MAX_BYTES), keeps that to one file's rows.
-    load_workers: ClassVar[int | None] = 1
+
+    def load_workers(self, package_bytes: int) -> int:
+        """One job at a time for a large package: DuckDB holds a job's rows in this process's
+        memory until it commits, and a job is one file (see runner.FILE_MAX_BYTES). A small
+        package's jobs run at once: one by one, 50 small shops took 12 s longer to load."""
+        return 1 if package_bytes > LARGE_PACKAGE_BYTES else DLT_LOAD_WORKERS
 
     @property
     def pipelines_dir(self) -> Path:  # type: ignore[override]
