@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import re
 import shutil
@@ -45,10 +46,17 @@ log = logging.getLogger("shopduck")
 # A shop's extraction starts once this many orders are spooled, before its fetch ends: a large
 # backfill is mapped while it is fetched; a small shop is extracted in one go when fetched.
 READ_EARLY_ORDERS = 5000
-# Each table's rows of a package are written to files of about this size (compressed parquet):
-# a load job, and on DuckDB the memory of its transaction, covers one file, not all the raw
-# payloads of a large backfill at once (50,000 Haravan orders: 177 MB of JSON).
-FILE_MAX_BYTES = 4_000_000
+# dlt settings of every load, as environment defaults (a user's own environment wins). Not with
+# `dlt.config[...] =`: that adds a configuration provider, which each of the ~270 lookups of
+# dlt's configuration in a shop's run then also searches (a third of their time, measured).
+DLT_SETTINGS = {
+    # a loaded package's files are in the warehouse: kept, they would grow the pipeline folder
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
+    # each table's rows of a package in files of about 4 MB (compressed parquet): a load job,
+    # and on DuckDB the memory of its transaction, covers one file, not all the raw payloads
+    # of a large backfill at once (50,000 Haravan orders: 177 MB of JSON)
+    "DATA_WRITER__FILE_MAX_BYTES": "4000000",
+}
 
 
 @dataclass
@@ -93,10 +101,8 @@ def pipeline_name(shop: Shop) -> str:
 
 
 def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
-    # A loaded package's files are in the warehouse: keeping them would grow the pipeline
-    # folder by every load.
-    dlt.config["load.delete_completed_jobs"] = True
-    dlt.config["data_writer.file_max_bytes"] = FILE_MAX_BYTES
+    for key, value in DLT_SETTINGS.items():
+        os.environ.setdefault(key, value)
     name = pipeline_name(shop)
     return dlt.pipeline(
         pipeline_name=name,

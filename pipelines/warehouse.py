@@ -196,7 +196,7 @@ class DuckDBWarehouse(Warehouse):
 
     def load_workers(self, package_bytes: int) -> int:
         """One job at a time for a large package: DuckDB holds a job's rows in this process's
-        memory until it commits, and a job is one file (see runner.FILE_MAX_BYTES). A small
+        memory until it commits, and a job is one file (see runner.DLT_SETTINGS). A small
         package's jobs run at once: one by one, 50 small shops took 12 s longer to load."""
         return 1 if package_bytes > LARGE_PACKAGE_BYTES else DLT_LOAD_WORKERS
 
