@@ -52,10 +52,10 @@ READ_EARLY_ORDERS = 5000
 DLT_SETTINGS = {
     # a loaded package's files are in the warehouse: kept, they would grow the pipeline folder
     "LOAD__DELETE_COMPLETED_JOBS": "true",
-    # each table's rows of a package in files of about 4 MB (compressed parquet): a load job,
+    # each table's rows of a package in files of about 2 MB (compressed parquet): a load job,
     # and on DuckDB the memory of its transaction, covers one file, not all the raw payloads
     # of a large backfill at once (50,000 Haravan orders: 177 MB of JSON)
-    "DATA_WRITER__FILE_MAX_BYTES": "4000000",
+    "DATA_WRITER__FILE_MAX_BYTES": "2000000",
 }
 
 

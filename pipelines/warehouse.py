@@ -56,12 +56,14 @@ class WarehouseUnavailable(ShopduckError):
     """The warehouse cannot be opened for reading."""
 
 
-# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. (128MB
-# saved 50 MB at the peak of a 50,000-order backfill, but a job of one 4 MB file of raw payloads
-# needed more than 64MB: too close.) A large reporting model may want more:
+# DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. Its buffer
+# pool also keeps what it read up to the limit, across the loads of a run: 50 small shops
+# peaked 130 MB higher at 256MB. A load job must fit (one file of raw payloads: a 4 MB file,
+# 42 MB of JSON, failed at 64MB), so the files are kept at 2 MB (runner.DLT_SETTINGS), the
+# same margin as 4 MB files had at 256MB. A large reporting model may want more:
 # `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
-DUCKDB_MEMORY_LIMIT = "256MB"
-LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 orders with their payloads
+DUCKDB_MEMORY_LIMIT = "128MB"
+LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 Haravan orders with their payloads
 DLT_LOAD_WORKERS = 20  # dlt's default
 
 # The order payloads are most of the warehouse. Compressed with zstd they take a sixth of the
@@ -197,8 +199,11 @@ class DuckDBWarehouse(Warehouse):
     def load_workers(self, package_bytes: int) -> int:
         """One job at a time for a large package: DuckDB holds a job's rows in this process's
         memory until it commits, and a job is one file (see runner.DLT_SETTINGS). A small
-        package's jobs run at once: one by one, 50 small shops took 12 s longer to load."""
-        return 1 if package_bytes > LARGE_PACKAGE_BYTES else DLT_LOAD_WORKERS
+        package's jobs run one a core: one by one, 50 small shops took 12 s longer to load;
+        twenty at once (dlt's default), their loads peaked some 40 MB higher."""
+        from pipelines.mapping import usable_cores  # loaded by every load; not by `report`
+
+        return 1 if package_bytes > LARGE_PACKAGE_BYTES else usable_cores()
 
     @property
     def pipelines_dir(self) -> Path:  # type: ignore[override]

@@ -86,6 +86,17 @@ def test_a_replay_replaces_every_row_of_its_shop_and_no_other(simulator, warehou
     assert warehouse_totals(warehouse, "haravan", "b") == other_before
 
 
+def test_a_shop_name_with_quotes_and_braces_replays(simulator, warehouse):
+    """The shop's name is a literal in the SQL that selects its rows (and in dlt's template)."""
+    sim = simulator("spiffy", orders=20)
+    shop = shop_for("spiffy", sim, "o'neil {shop}")
+    assert run_load([shop], warehouse)[0].ok
+    damage(warehouse)
+    [result] = replay([shop], warehouse)
+    assert result.ok, result.error
+    assert warehouse_totals(warehouse, "spiffy", shop.name) == expected_totals("spiffy", sim.store)
+
+
 def test_replay_keeps_deleted_orders_flagged_and_the_cursor(simulator, warehouse):
     sim = simulator("haravan", orders=40)
     shop = shop_for("haravan", sim)
