@@ -1,14 +1,14 @@
 """`shopduck replay`: the commerce tables of chosen shops rebuilt from the payloads the warehouse
 keeps (`raw_orders`, and the payloads of orders in `quarantine`), with no API request: after a
-mapping fix, or to fill a new column. The payloads go through the same mapping and merge as a
-load, so a replay is idempotent; what still cannot be mapped is quarantined again, and
-quarantine rows a replay no longer produces are removed. Cursors stay as they are, and orders
-flagged deleted by reconciliation stay flagged."""
+mapping fix, or to fill a new column. The payloads go through the same mapping as a load, and
+what they map to replaces every row of the shop (see `pipelines.source.Writing`), so a replay is
+idempotent: rows the mapping no longer produces go, what still cannot be mapped is quarantined
+again, and quarantine rows a replay no longer produces are removed with the rest. Cursors stay
+as they are, and orders flagged deleted by reconciliation stay flagged."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -40,7 +40,7 @@ def replay_shops(
     results = load_shops(shops, warehouse, run, stored=lambda shop: stored_pages(warehouse, shop))
     for result in results:
         if result.ok and not result.skipped:
-            settle(warehouse, result.shop, deleted[result.shop.label], run.started_at)
+            flag_deleted_again(warehouse, result.shop, deleted[result.shop.label])
     return results
 
 
@@ -95,20 +95,14 @@ def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:
     return [order_id for (order_id,) in rows]
 
 
-def settle(warehouse: Warehouse, shop: Shop, deleted: list[str], started_at: datetime) -> None:
-    """After a shop's replay: its deleted orders flagged again, and the quarantine rows this
-    replay did not produce again (orders that map now, reasons that changed) removed."""
-    with warehouse.connect() as db, db.transaction():
+def flag_deleted_again(warehouse: Warehouse, shop: Shop, deleted: list[str]) -> None:
+    """After a shop's replay: its orders flagged deleted before it flagged again."""
+    with warehouse.connect() as db:
         db.rows(
             f"update {DATASET}.orders set is_deleted = true "
             "where platform = $platform and shop = $shop "
             "and order_id in (select unnest(cast($ids as varchar[]))) returning order_id",
             {**shop.key, "ids": deleted},
-        )
-        db.rows(
-            f"delete from {DATASET}.quarantine where platform = $platform and shop = $shop "
-            "and seen_at < $started returning order_id",
-            {**shop.key, "started": started_at},
         )
 
 

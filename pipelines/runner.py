@@ -101,8 +101,6 @@ def pipeline_name(shop: Shop) -> str:
 
 
 def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
-    for key, value in DLT_SETTINGS.items():
-        os.environ.setdefault(key, value)
     name = pipeline_name(shop)
     return dlt.pipeline(
         pipeline_name=name,
@@ -140,9 +138,12 @@ def load_shops(
     every core) as its fetch finishes, and load it into the warehouse as soon as its
     extraction is done, one load at a time. `only`: per (platform, shop), just these order
     ids are fetched and merged, and cursors stay as they are (reconciliation). `stored`: each
-    shop's pages come from here instead of its API, and are merged with cursors as they are
-    (replay). A shop another process is loading is skipped (`ShopResult.skipped`)."""
+    shop's pages come from here instead of its API, and replace every row of the shop, with
+    cursors as they are (replay). A shop another process is loading is skipped
+    (`ShopResult.skipped`)."""
     warehouse = as_warehouse(warehouse)
+    for key, value in DLT_SETTINGS.items():
+        os.environ.setdefault(key, value)
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
