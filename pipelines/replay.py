@@ -20,6 +20,7 @@ from pipelines.runner import ShopResult, load_shops
 from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
 from pipelines.warehouse import Warehouse, as_warehouse
+from platforms import PLATFORMS
 
 PAGE_ORDERS = 1000  # payloads read from the warehouse at a time
 STORED_PAYLOADS = (  # a shop's kept payloads: every order's last loaded one, the quarantined
@@ -48,22 +49,35 @@ def shops_to_replay(
     warehouse: Warehouse, configured: list[Shop], platforms: Iterable[str], names: Iterable[str]
 ) -> list[Shop]:
     """The shops whose payloads the warehouse keeps, optionally only of these platforms or
-    labels, each with its configuration where it is configured (a mapper may need a setting,
-    such as Lunasoft's currency; no credentials are needed)."""
+    labels, each with its configuration where it is configured (no credentials are needed). A
+    shop whose mapping uses its settings (Lunasoft's currency) must be configured."""
     wanted_platforms, wanted_names = set(platforms), set(names)
     by_key = {(shop.platform, shop.name): shop for shop in configured}
-    found = [
-        by_key.get((platform, name)) or Shop(platform, name, base_url="", secrets={})
+    chosen = [
+        (platform, name)
         for platform, name in sorted(stored_shops(warehouse))
         if (not wanted_platforms or platform in wanted_platforms)
         and (not wanted_names or name in wanted_names)
     ]
-    if not found:
+    if not chosen:
         raise ShopduckError(
             f"no payloads of the chosen shops in {warehouse.describe()}: replay rebuilds "
             "shops that `shopduck load` has loaded"
         )
-    return found
+    # Mapped without the settings its load used, such a shop would come out silently different
+    # (a Lunasoft shop's orders without their currency).
+    unsettled = [
+        f"{platform}/{name}: not configured here, and its mapping uses its "
+        f"{', '.join(PLATFORMS[platform].mapper_options)} setting"
+        for platform, name in chosen
+        if (platform, name) not in by_key and PLATFORMS[platform].mapper_options
+    ]
+    if unsettled:
+        raise ShopduckError(
+            f"{'; '.join(unsettled)}: configure it as for `shopduck load`, or leave it out "
+            "with --platform / --shop"
+        )
+    return [by_key.get(key) or Shop(key[0], key[1], base_url="", secrets={}) for key in chosen]
 
 
 def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines import cli
+from pipelines.errors import ShopduckError
 from pipelines.reconcile import reconcile_shops
-from pipelines.replay import replay_shops
+from pipelines.replay import replay_shops, shops_to_replay
 from pipelines.shop import RunOptions
 from pipelines.warehouse import as_warehouse
 from platforms import PLATFORMS
@@ -172,3 +173,20 @@ def test_the_replay_command_names_each_shop_and_refuses_an_empty_choice(
     assert cli.main(["replay", "--platform", "haravan", "--warehouse", str(warehouse)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no payloads of the chosen shops" in err
+
+
+def test_a_shop_whose_mapping_uses_its_settings_is_not_replayed_unconfigured(simulator, warehouse):
+    """Lunasoft's orders take the shop's configured currency: replayed where the shop is not
+    configured, they would silently lose it. The replay says so in one line instead."""
+    sim = simulator("lunasoft", orders=10)
+    shop = shop_for(
+        "lunasoft", sim, "luna", options={**SIMULATORS["lunasoft"].options, "currency": "EUR"}
+    )
+    assert run_load([shop], warehouse)[0].ok
+    with pytest.raises(
+        ShopduckError,
+        match=r"^lunasoft/luna: not configured here, and its mapping uses its currency setting",
+    ):
+        shops_to_replay(as_warehouse(warehouse), [], (), ())
+    assert shops_to_replay(as_warehouse(warehouse), [shop], (), ()) == [shop]
+    assert rows(warehouse, "select distinct currency from commerce.orders") == [("EUR",)]
