@@ -5,11 +5,14 @@ pages while orders change). Only one copy may reach the warehouse, or a first lo
 not merged) stores it twice with every child row doubled: the copy with the latest
 `updated_at` is kept, the last one read on a tie. A copy still held here simply replaces the
 other; a newer copy of an order already handed to dlt is kept apart, for a second load package
-that replaces the first copy as a whole (children included) after the first package loads.
+that replaces the first copy as a whole (children included) after the first package loads. A
+copy that cannot be mapped, read after one that could, has no known change time: the mapped
+copy is kept, and the other is quarantined beside it rather than lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.batch import MappedBatch
-from transforms.tables import RESET_MARKER, TABLES, to_arrow
+from transforms.tables import RAW_ORDERS, RESET_MARKER, TABLES, to_arrow
 
 UNKNOWN = datetime.min.replace(tzinfo=UTC)  # the change time of a copy that could not be mapped
 
@@ -99,11 +102,44 @@ Place = Literal["held", "late", "flushed"]
 
 
 @dataclass
+class KeptPayloads:
+    """The payloads `raw_orders` holds of a shop, as a replay reads them: order id -> its
+    `updated_at` and a digest of its payload (compact JSON). They are the replay's input, and
+    rewriting those the mapping stores again unchanged would be most of its work: a replay
+    writes only the payload rows that `changed` keeps."""
+
+    copies: dict[str, tuple[datetime | None, bytes]] = field(default_factory=dict)
+
+    def add(self, order_id: str, updated_at: datetime | None, payload: bytes) -> None:
+        """Note a kept payload."""
+        self.copies[order_id] = (updated_at, _digest(payload))
+
+    def changed(self, raw: pa.Table) -> pa.Table:
+        """The rows of a `raw_orders` table that differ from the kept payloads of their orders."""
+        differs = [
+            self.copies.get(order_id) != (updated_at, _digest(payload.encode()))
+            for order_id, updated_at, payload in zip(
+                raw["order_id"].to_pylist(),
+                raw["updated_at"].to_pylist(),
+                raw["payload"].to_pylist(),
+                strict=True,
+            )
+        ]
+        return raw.filter(pa.array(differs, pa.bool_()))
+
+
+def _digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+@dataclass
 class OneCopyBatches:
     """Mapped chunks, gathered into batches of about `batch_orders` orders for dlt, keeping one
-    copy of every order (see the module docstring)."""
+    copy of every order (see the module docstring). With `kept` (a replay), only the payload
+    rows that differ from the kept ones are handed on."""
 
     batch_orders: int
+    kept: KeptPayloads | None = None
     held: list[Chunk] = field(default_factory=list)
     late: list[Chunk] = field(default_factory=list)
     winners: dict[str, Copy] = field(default_factory=dict)
@@ -111,15 +147,23 @@ class OneCopyBatches:
     flushed: set[str] = field(default_factory=set)  # orders of which dlt has a copy
     written: set[str] = field(default_factory=set)  # tables flushed so far
     anonymous: int = 0
+    beside: int = 0  # quarantined copies of orders also mapped
 
     def add(self, mapped: MappedBatch) -> Iterator[Any]:
         """Take a mapped chunk; yields the tables of a batch once one is full."""
         chunk = Chunk.of(mapped)
         self.anonymous += chunk.anonymous
         repeats, to_late = set(), set()
-        for order_id, copy in chunk.copies.items():
+        for order_id, copy in list(chunk.copies.items()):
             kept = self.winners.get(order_id)
             if kept is None:
+                continue
+            if kept.mapped and not copy.mapped:
+                # A copy that cannot be mapped beside one that could: the mapped one is kept,
+                # and this one's quarantine row goes in too (it may be the newer, and a replay
+                # reads a loaded order's quarantined update beside it: it is the only copy).
+                del chunk.copies[order_id]
+                self.beside += 1
                 continue
             if not copy.replaces(kept):
                 repeats.add(order_id)
@@ -153,7 +197,7 @@ class OneCopyBatches:
 
     def flush(self) -> Iterator[Any]:
         """The held chunks as one arrow table per warehouse table, marked with its name."""
-        yield from _marked(self.held)
+        yield from _marked(self.held, self.kept)
         for chunk in self.held:
             self.written.update(chunk.tables)
             self.places.update(dict.fromkeys(chunk.copies, "flushed"))
@@ -202,14 +246,17 @@ class OneCopyBatches:
 
     @property
     def quarantined(self) -> int:
-        """Distinct orders quarantined."""
-        return self.fetched - self.orders
+        """Distinct orders quarantined (a mapped order's quarantined copy too)."""
+        return self.fetched - self.orders + self.beside
 
 
-def _marked(chunks: Iterable[Chunk]) -> Iterator[Any]:
+def _marked(chunks: Iterable[Chunk], kept: KeptPayloads | None = None) -> Iterator[Any]:
     parts: dict[str, list[pa.Table]] = {}
     for chunk in chunks:
         for name, table in chunk.tables.items():
             parts.setdefault(name, []).append(table)
     for name, tables in parts.items():
-        yield dlt.mark.with_table_name(pa.concat_tables(tables), name)
+        table = pa.concat_tables(tables)
+        if kept is not None and name == RAW_ORDERS.name:
+            table = kept.changed(table)
+        yield dlt.mark.with_table_name(table, name)

@@ -3,8 +3,10 @@ keeps (`raw_orders`, and the payloads of orders in `quarantine`), with no API re
 mapping fix, or to fill a new column. The payloads go through the same mapping as a load, and
 what they map to replaces every row of the shop (see `pipelines.source.Writing`), so a replay is
 idempotent: rows the mapping no longer produces go, what still cannot be mapped is quarantined
-again, and quarantine rows a replay no longer produces are removed with the rest. Cursors stay
-as they are, and orders flagged deleted by reconciliation stay flagged."""
+again, and quarantine rows a replay no longer produces are removed with the rest. The payloads
+themselves are written only where the mapping now stores them differently (most of a replay's
+work otherwise). Cursors stay as they are, and orders flagged deleted by reconciliation stay
+flagged."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from pipelines.batches import KeptPayloads
 from pipelines.errors import ShopduckError
 from pipelines.models import has_data
 from pipelines.paging import Page
@@ -21,13 +24,16 @@ from pipelines.settings import DATASET
 from pipelines.shop import RunOptions, Shop
 from pipelines.warehouse import Warehouse, as_warehouse
 from platforms import PLATFORMS
+from transforms.scrub import compact_json
 
 PAGE_ORDERS = 1000  # payloads read from the warehouse at a time
-STORED_PAYLOADS = (  # a shop's kept payloads: every order's last loaded one, the quarantined
-    f"select cast(payload as varchar) from {DATASET}.raw_orders "
-    "where platform = $platform and shop = $shop",
+LOADED_PAYLOADS = (  # every order's last loaded payload
+    f"select order_id, updated_at, cast(payload as varchar) from {DATASET}.raw_orders "
+    "where platform = $platform and shop = $shop"
+)
+QUARANTINED_PAYLOADS = (
     f"select distinct cast(payload as varchar) from {DATASET}.quarantine "
-    "where platform = $platform and shop = $shop",
+    "where platform = $platform and shop = $shop"
 )
 
 
@@ -38,10 +44,12 @@ def replay_shops(
     process is loading is skipped, a failing one costs the others nothing."""
     warehouse = as_warehouse(warehouse)
     deleted = {shop.label: deleted_orders(warehouse, shop) for shop in shops}
-    results = load_shops(shops, warehouse, run, stored=lambda shop: stored_pages(warehouse, shop))
+    results = load_shops(
+        shops, warehouse, run, stored=lambda shop, kept: stored_pages(warehouse, shop, kept)
+    )
     for result in results:
         if result.ok and not result.skipped:
-            flag_deleted_again(warehouse, result.shop, deleted[result.shop.label])
+            settle(warehouse, result.shop, deleted[result.shop.label])
     return results
 
 
@@ -89,13 +97,21 @@ def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:
     return {(platform, shop) for platform, shop in rows}
 
 
-def stored_pages(warehouse: Warehouse, shop: Shop) -> Iterator[Page]:
-    """The shop's kept payloads, PAGE_ORDERS at a time: every order's last loaded payload,
-    then the quarantined payloads, each streamed by one query so memory stays flat."""
+def stored_pages(warehouse: Warehouse, shop: Shop, kept: KeptPayloads) -> Iterator[Page]:
+    """The shop's kept payloads, PAGE_ORDERS at a time, as compact JSON: every order's last
+    loaded payload (noted in `kept`), then the quarantined payloads, each streamed by one
+    query so memory stays flat."""
     with warehouse.connect(read_only=True) as db:
-        for payloads in STORED_PAYLOADS:
-            for rows in db.batches(payloads, shop.key, PAGE_ORDERS):
-                yield _page(payload for (payload,) in rows)
+        compact = (lambda text: text) if db.dialect == "duckdb" else compact_json
+        for rows in db.batches(LOADED_PAYLOADS, shop.key, PAGE_ORDERS):
+            payloads = []
+            for order_id, updated_at, text in rows:
+                payload = compact(text.encode())
+                kept.add(order_id, updated_at, payload)
+                payloads.append(msgspec.Raw(payload))
+            yield Page(payloads)
+        for rows in db.batches(QUARANTINED_PAYLOADS, shop.key, PAGE_ORDERS):
+            yield Page([msgspec.Raw(compact(text.encode())) for (text,) in rows])
 
 
 def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:
@@ -109,16 +125,20 @@ def deleted_orders(warehouse: Warehouse, shop: Shop) -> list[str]:
     return [order_id for (order_id,) in rows]
 
 
-def flag_deleted_again(warehouse: Warehouse, shop: Shop, deleted: list[str]) -> None:
-    """After a shop's replay: its orders flagged deleted before it flagged again."""
-    with warehouse.connect() as db:
+def settle(warehouse: Warehouse, shop: Shop, deleted: list[str]) -> None:
+    """After a shop's replay: the payloads of its orders that no longer map deleted (the rest
+    of their rows went with the replay, and their payloads are in quarantine now), and its
+    orders flagged deleted before it flagged again."""
+    with warehouse.connect() as db, db.transaction():
+        db.rows(
+            f"delete from {DATASET}.raw_orders where platform = $platform and shop = $shop "
+            f"and order_id not in (select order_id from {DATASET}.orders "
+            "where platform = $platform and shop = $shop) returning order_id",
+            shop.key,
+        )
         db.rows(
             f"update {DATASET}.orders set is_deleted = true "
             "where platform = $platform and shop = $shop "
             "and order_id in (select unnest(cast($ids as varchar[]))) returning order_id",
             {**shop.key, "ids": deleted},
         )
-
-
-def _page(payloads: Iterator[str]) -> Page:
-    return Page([msgspec.Raw(payload.encode()) for payload in payloads])

@@ -22,6 +22,7 @@ from typing import Any
 
 import dlt
 
+from pipelines.batches import KeptPayloads
 from pipelines.errors import one_line
 from pipelines.fetching import FetchLoop, Spool
 from pipelines.mapping import MappingPool, usable_cores
@@ -122,6 +123,7 @@ class ShopRun:
     pending: bool  # packages of an earlier run wait to be loaded
     ids: Sequence[str] | None
     spool: Spool
+    kept: KeptPayloads | None  # a replay's: the payloads `raw_orders` holds
     started: float = field(default_factory=time.monotonic)
 
 
@@ -132,7 +134,7 @@ def load_shops(
     progress: str = "none",
     *,
     only: Mapping[tuple[str, str], Sequence[str]] | None = None,
-    stored: Callable[[Shop], Iterable[Page]] | None = None,
+    stored: Callable[[Shop, KeptPayloads], Iterable[Page]] | None = None,
 ) -> list[ShopResult]:
     """Fetch every shop at once, each paced by its own rate limit; extract each (mapping on
     every core) as its fetch finishes, and load it into the warehouse as soon as its
@@ -181,11 +183,12 @@ def load_shops(
                 on_ready=lambda: events.put((False, run)),
                 read_early=READ_EARLY_ORDERS,
             )
-            run = ShopRun(result, lock, pipeline, writing, pending, ids, spool)
+            kept = None if stored is None else KeptPayloads()
+            run = ShopRun(result, lock, pipeline, writing, pending, ids, spool, kept)
             if stored is None:
                 fetching.fetch(spool, platform, shop, cursor, options, ids)
             else:
-                for page in stored(shop):
+                for page in stored(shop, kept):
                     spool.append(page)
                 spool.finish(Fetched())
             return run
@@ -268,6 +271,7 @@ def _extract(run: ShopRun, options: RunOptions, mapping: MappingPool) -> None:
             writing=run.writing,
             ids=run.ids,
             spool=run.spool,
+            kept=run.kept,
         )
         pipeline.extract(source)
         if result.stats.late:

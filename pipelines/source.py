@@ -25,14 +25,14 @@ from urllib.parse import urlsplit
 import dlt
 from dlt.extract import DltSource
 
-from pipelines.batches import OneCopyBatches
+from pipelines.batches import KeptPayloads, OneCopyBatches
 from pipelines.fetching import Spool, fetch_in_background
 from pipelines.mapping import MappingJob, MappingPool
 from pipelines.platform import Platform
 from pipelines.settings import COMMON_OPTION_KEYS, DEFAULT_LOOKBACK_MINUTES
 from pipelines.shop import RunOptions, Shop
 from pipelines.windows import Cursor
-from transforms.tables import JSON_COLUMNS, ORDER_KEY, RESET_MARKER, TABLES, Table
+from transforms.tables import JSON_COLUMNS, ORDER_KEY, RAW_ORDERS, RESET_MARKER, TABLES, Table
 
 KEYWORD = Parameter.KEYWORD_ONLY
 RESOURCE = "orders"  # the one resource of a shop's source; its state holds the cursor
@@ -63,7 +63,10 @@ class Writing(Enum):
 
     APPEND = "append"  # a shop's first load: nothing to replace, the cheapest
     MERGE = "merge"  # each order replaces its earlier copy, child rows included
-    REPLACE_SHOP = "replace_shop"  # every row of the shop is replaced (a replay)
+    # Every row of the shop is replaced (a replay), but for the payloads, the replay's input:
+    # those that change are merged by order (see `pipelines.batches.KeptPayloads`), and those
+    # of orders that no longer map are deleted after the load (`pipelines.replay`).
+    REPLACE_SHOP = "replace_shop"
 
 
 def table_hints(table: Table, writing: Writing, shop: Shop) -> dict[str, Any]:
@@ -73,6 +76,8 @@ def table_hints(table: Table, writing: Writing, shop: Shop) -> dict[str, Any]:
     longer produce go too, without a key lookup. A package holds one copy of every row (see
     `pipelines.batches`): dlt need not deduplicate the staged rows, a window over all of them
     that was the largest memory of a merge."""
+    if writing is Writing.REPLACE_SHOP and table is RAW_ORDERS:
+        writing = Writing.MERGE  # see `Writing.REPLACE_SHOP`
     columns: dict[str, Any] = {
         name: {"data_type": "json"} for name in JSON_COLUMNS.get(table.name, ())
     }
@@ -132,6 +137,7 @@ def orders_source(
     writing: Writing = Writing.MERGE,
     ids: Sequence[str] | None = None,
     spool: Spool | None = None,
+    kept: KeptPayloads | None = None,
 ) -> DltSource:
     """The dlt source of one shop: a single resource that yields, per batch of orders, an arrow
     table for every warehouse table. The pages are read from `spool`, which the run's event
@@ -142,8 +148,9 @@ def orders_source(
     order came after its first copy was handed to dlt, the cursor waits for `late_source`,
     which replaces that copy in a second package. `writing`: how the tables are written (see
     `Writing`; APPEND where the warehouse holds nothing of this shop). `ids`: fetch just these
-    orders (reconciliation), cursor untouched. Without a `mapping` pool (a source used on its own),
-    the source maps with a pool of its own."""
+    orders (reconciliation), cursor untouched. `kept`: a replay's, the payloads `raw_orders`
+    holds (only those that change are written, see `pipelines.batches.KeptPayloads`). Without
+    a `mapping` pool (a source used on its own), the source maps with a pool of its own."""
 
     def pages() -> Iterator[Any]:
         if mapping is None:
@@ -163,7 +170,7 @@ def orders_source(
             run.started_at,
             writing is Writing.MERGE,  # reset markers: only a merge by order needs them
         )
-        batches = OneCopyBatches(BATCH_ORDERS)
+        batches = OneCopyBatches(BATCH_ORDERS, kept)
         try:
             for mapped, page_count in mapping.map(job, spooled):
                 stats.pages += page_count

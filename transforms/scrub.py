@@ -60,10 +60,7 @@ def scrubbed_page(page: bytes) -> Any:
     ]
     for _, later_member, first_member in present:
         page = first_member.sub(b"{", later_member.sub(b"", page))
-    try:
-        payloads = orjson.loads(page)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
-        payloads = json.loads(page)
+    payloads = _parsed(page)
     # Cutting whole members joins text that was already there, so only a key seen before can
     # remain (its value was an object or a list).
     if any(needle in page for needle, _, _ in present) or (
@@ -85,6 +82,19 @@ def scrub(payload: Any) -> Any:
         elif isinstance(node, list):
             stack.extend(value for value in node if isinstance(value, dict | list))
     return payload
+
+
+def compact_json(text: bytes) -> bytes:
+    """JSON text written again compactly, as `json_bytes` writes it (Postgres gives its jsonb
+    back with spaces and its own key order)."""
+    return json_bytes(_parsed(text))
+
+
+def _parsed(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        return json.loads(text)
 
 
 def json_bytes(payload: Any) -> bytes:
