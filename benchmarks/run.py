@@ -713,7 +713,7 @@ def rows_of(args: argparse.Namespace, r: dict) -> list[tuple[str, str, str, bool
     nc = r["no_change"]
     rows.append(
         (
-            f"no-change run, five platforms ({n} orders each), s",
+            f"no-change run, five platforms ({args.five_orders or args.orders:,} orders each), s",
             f"{nc['seconds']:.2f}",
             "< 5 s incl. start",
             nc["seconds"] < 5,

@@ -5,6 +5,7 @@ that is no DuckDB database at all (say so at once, with DuckDB's own reason)."""
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import importlib
@@ -26,7 +27,9 @@ import psycopg2
 import psycopg2.extensions
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.exceptions import ConfigurationException
-from dlt.common.destination import Destination
+from dlt.common.destination import Destination, DestinationCapabilitiesContext
+from dlt.common.destination.client import DestinationClientConfiguration
+from dlt.common.normalizers.naming import NamingConvention
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
@@ -220,8 +223,10 @@ class DuckDBWarehouse(Warehouse):
         # One for every shop of a run (the staging dataset is the same for all): making one
         # resolves dlt's configuration anew, a quarter of a second a shop.
         limit = dlt.config.get("shopduck.duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT
-        return dlt.destinations.duckdb(
-            DuckDbCredentials(str(self.path), global_config={"memory_limit": str(limit)})
+        return capabilities_once(
+            dlt.destinations.duckdb(
+                DuckDbCredentials(str(self.path), global_config={"memory_limit": str(limit)})
+            )
         )
 
     @contextmanager
@@ -301,9 +306,11 @@ class PostgresWarehouse(Warehouse):
         return f"postgres://{parts.hostname}:{parts.port or 5432}{parts.path}"
 
     def destination(self, writer: str) -> Destination:
-        return dlt.destinations.postgres(
-            credentials=self.dsn,
-            staging_dataset_name_layout=STAGING_LAYOUT.format(slug=_identifier(writer)),
+        return capabilities_once(
+            dlt.destinations.postgres(
+                credentials=self.dsn,
+                staging_dataset_name_layout=STAGING_LAYOUT.format(slug=_identifier(writer)),
+            )
         )
 
     def _open(self) -> psycopg2.extensions.connection:
@@ -378,6 +385,30 @@ class PostgresWarehouse(Warehouse):
         with self.connect() as db:
             db.rows("select pg_advisory_lock($key)", {"key": lock_key(SCHEMA_LOCK)})
             pipeline.sync_schema()
+
+
+def capabilities_once(destination: Destination) -> Destination:
+    """`destination`, working out its capabilities from the configuration once (dlt 1.31, the
+    version pinned in pyproject.toml; recheck on upgrade). dlt resolves the destination's
+    configuration anew for every `capabilities()` asked without one: three times as each
+    shop's pipeline is made, again in its extract, normalize and load, half of making a
+    pipeline. The configuration does not change within a run, and a naming convention that is
+    not case sensitive (dlt's default) adjusts nothing, so those answers are copies of one."""
+    resolve = destination.capabilities
+    computed: list[DestinationCapabilitiesContext] = []
+
+    def capabilities(
+        config: DestinationClientConfiguration | None = None,
+        naming: NamingConvention | None = None,
+    ) -> DestinationCapabilitiesContext:
+        if config is not None or (naming is not None and naming.is_case_sensitive):
+            return resolve(config, naming)
+        if not computed:
+            computed.append(resolve())
+        return copy.copy(computed[0])
+
+    destination.capabilities = capabilities  # type: ignore[method-assign]
+    return destination
 
 
 def _identifier(writer: str) -> str:
