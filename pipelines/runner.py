@@ -210,6 +210,7 @@ def load_shops(
             events.put((True, run))
 
     with (
+        warehouse.kept_open(),
         ExitStack() as locks,
         FetchLoop() as fetching,
         MappingPool(preload) as mapping,

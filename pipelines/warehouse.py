@@ -179,6 +179,11 @@ class Warehouse(ABC):
         """Held by a whole load: keeps out what must not write at the same time."""
         return nullcontext()
 
+    def kept_open(self) -> AbstractContextManager[None]:
+        """Within it, this process opens the warehouse once, for every load and query (a run
+        of many shops); outside it, each opens its own connection."""
+        return nullcontext()
+
     def shop_lock(self, label: str) -> AbstractContextManager[None]:
         """Held while one shop is extracted and loaded; `ShopBusy` if another process has it."""
         return nullcontext()
@@ -198,6 +203,10 @@ class DuckDBWarehouse(Warehouse):
 
     path: Path
     kind: ClassVar[str] = "duckdb"
+    # while `kept_open`: the connection every load and query shares, and the destination on it
+    _kept: list[tuple[duckdb.DuckDBPyConnection, Destination]] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
     def load_workers(self, package_bytes: int) -> int:
         """One job at a time for a large package: DuckDB holds a job's rows in this process's
@@ -216,21 +225,43 @@ class DuckDBWarehouse(Warehouse):
         return str(self.path)
 
     def destination(self, writer: str) -> Destination:
-        return self._destination
+        return self._kept[0][1] if self._kept else self._destination
 
     @cached_property
     def _destination(self) -> Destination:
         # One for every shop of a run (the staging dataset is the same for all): making one
         # resolves dlt's configuration anew, a quarter of a second a shop.
+        return self._duckdb_destination(str(self.path))
+
+    def _duckdb_destination(self, file: str | duckdb.DuckDBPyConnection) -> Destination:
         limit = dlt.config.get("shopduck.duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT
         return capabilities_once(
             dlt.destinations.duckdb(
-                DuckDbCredentials(str(self.path), global_config={"memory_limit": str(limit)})
+                DuckDbCredentials(file, global_config={"memory_limit": str(limit)})
             )
         )
 
     @contextmanager
+    def kept_open(self) -> Iterator[None]:
+        """The file opened once for the whole run: dlt borrows the connection for each shop's
+        load (a connection of its own opened the file and checkpointed it on closing, a
+        quarter of each small shop's load), and queries run on cursors of it. Re-entrant."""
+        if self._kept:
+            yield
+            return
+        with self._open(read_only=False) as con:
+            self._kept.append((con, self._duckdb_destination(con)))
+            try:
+                yield
+            finally:
+                self._kept.clear()
+
+    @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[Database]:
+        if self._kept:  # this process writes the file: a cursor of its connection reads too
+            with self._kept[0][0].cursor() as cursor:
+                yield DuckDBDatabase(cursor)
+            return
         with self._open(read_only) as con:
             yield DuckDBDatabase(con)
 

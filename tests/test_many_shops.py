@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from itertools import pairwise
 
+import duckdb
 import httpx
 import pytest
 
@@ -113,3 +114,23 @@ def test_a_retry_after_date_is_honoured():
         429, headers={"Retry-After": moment.strftime("%a, %d %b %Y %H:%M:%S GMT")}
     )
     assert 25 < (retry_after_seconds(response) or 0) <= 30
+
+
+def test_a_run_opens_the_duckdb_file_once_for_all_its_shops(simulator, warehouse, monkeypatch):
+    """Every shop's load and the run's own queries share one connection: opening the file
+    for each shop's load (and checkpointing it on closing) was a quarter of a small shop's."""
+    sims = [simulator(platform, orders=20) for platform in PLATFORMS]
+    shops = [shop_for(platform, sim) for platform, sim in zip(PLATFORMS, sims, strict=True)]
+    opened = []
+    connect = duckdb.connect
+
+    def counted(database=":memory:", *args, **kwargs):
+        if str(database) == str(warehouse):
+            opened.append(database)
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    assert all(result.ok for result in run_load(shops, warehouse))
+    # the run's one connection, and the questions asked before and after it
+    assert len(opened) <= 3, opened
+    assert sum(orders_by_shop(warehouse).values()) == 5 * 20
