@@ -3,9 +3,11 @@ by all shops of a run, while the loading process fetches pages and writes what c
 
 from __future__ import annotations
 
+import importlib.abc
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -44,9 +46,7 @@ class MappingPool:
 
     def __init__(self, preload: Iterable[str] = (), workers: int | None = None) -> None:
         self.workers = workers or usable_cores()
-        # pandas too: pyarrow imports it on its first `pa.array` of a list (to tell whether that
-        # is a pandas object), which would cost each worker an import of its own (~1 s of CPU)
-        self._preload = sorted({"transforms.batch", "pandas", *preload})
+        self._preload = sorted({"transforms.batch", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -91,7 +91,7 @@ class MappingPool:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(self._preload)
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=context, initializer=_leave_interrupts_to_the_parent
+                    self.workers, mp_context=context, initializer=_prepare_worker
                 )
             return self._executor
 
@@ -172,10 +172,24 @@ def _key(record_id: object) -> str | None:
     return str(record_id)
 
 
-def _leave_interrupts_to_the_parent() -> None:
+def _prepare_worker() -> None:
     """Workers ignore Ctrl-C (sent to the whole process group): the loading process stops
-    them (see `pipelines.cli.interrupted`), and they print no traceback of their own."""
+    them (see `pipelines.cli.interrupted`), and they print no traceback of their own. And
+    they do without pandas: they build arrow tables from lists, never from data frames, but
+    pyarrow imports pandas on its first `pa.array` of a list only to ask whether the list is
+    one (50 MB of every worker's memory, a second of its CPU); with pandas unimportable,
+    pyarrow takes it as absent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
+
+
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Makes `import pandas` fail, as where it is not installed."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def usable_cores() -> int:

@@ -4,6 +4,7 @@ of change is picked up by the next run, faults are survived, and shops stay inde
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import duckdb
@@ -89,6 +90,25 @@ def test_loads_mapped_by_worker_processes_equal_the_source(
     assert warehouse_totals(warehouse, platform, shop.name) == expected_totals(platform, store)
     counts = query(warehouse, "select count(*), count(distinct order_id) from commerce.orders")
     assert counts == [(len(store.visible()),) * 2]
+
+
+def test_mapping_workers_do_without_pandas():
+    """pyarrow imports pandas (50 MB a process) on its first array built from a list, only to
+    ask whether the list is a data frame; the workers never have one."""
+    from pipelines.mapping import MappingPool
+
+    with MappingPool(workers=1) as pool:
+        assert pool._pool().submit(pandas_after_building_an_array).result() is False
+    assert pandas_after_building_an_array() is True  # where it is allowed, it is imported
+
+
+def pandas_after_building_an_array() -> bool:
+    """Whether pandas is imported once an arrow array is built from a list (module-level: it
+    runs in a worker)."""
+    import pyarrow as pa
+
+    pa.array([1, 2])
+    return sys.modules.get("pandas") is not None
 
 
 def test_a_shop_whose_loading_state_was_lost_is_merged_not_duplicated(
