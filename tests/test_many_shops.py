@@ -6,6 +6,7 @@ nothing."""
 
 from __future__ import annotations
 
+import ssl
 import time
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -134,3 +135,17 @@ def test_a_run_opens_the_duckdb_file_once_for_all_its_shops(simulator, warehouse
     # the run's one connection, and the questions asked before and after it
     assert len(opened) <= 3, opened
     assert sum(orders_by_shop(warehouse).values()) == 5 * 20
+
+
+def test_the_shops_of_a_run_share_one_tls_context(simulator, warehouse, monkeypatch):
+    """Each client making its own loads the certificate authorities again: seconds of CPU
+    for a run of many shops, before their first requests."""
+    sims = [simulator(platform, orders=5) for platform in PLATFORMS]
+    shops = [shop_for(platform, sim) for platform, sim in zip(PLATFORMS, sims, strict=True)]
+    made = []
+    create = ssl.create_default_context
+    monkeypatch.setattr(
+        ssl, "create_default_context", lambda *a, **k: made.append(1) or create(*a, **k)
+    )
+    assert all(result.ok for result in run_load(shops, warehouse))
+    assert len(made) <= 1
