@@ -178,8 +178,11 @@ class SimulatorProcess:
 CHILD = """
 import json, re, sys, time
 started = time.perf_counter()
-from pipelines.cli import main
-code = main(sys.argv[1:])
+from pipelines.cli import run
+try:
+    run()  # what the `shopduck` console script runs
+except SystemExit as exit:
+    code = exit.code
 # VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork)
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 print(json.dumps({"code": code, "seconds": time.perf_counter() - started, "rss_mb": peak_kb / 1024}))

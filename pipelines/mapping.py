@@ -3,11 +3,9 @@ by all shops of a run, while the loading process fetches pages and writes what c
 
 from __future__ import annotations
 
-import importlib.abc
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -18,6 +16,7 @@ from multiprocessing import forkserver
 from types import TracebackType
 
 from pipelines.paging import Page
+from pipelines.without_pandas import do_without_pandas
 from transforms.batch import MappedBatch, OrderMapper, map_batch
 
 CHUNK_ORDERS = 500  # orders in one task for a worker
@@ -174,22 +173,10 @@ def _key(record_id: object) -> str | None:
 
 def _prepare_worker() -> None:
     """Workers ignore Ctrl-C (sent to the whole process group): the loading process stops
-    them (see `pipelines.cli.interrupted`), and they print no traceback of their own. And
-    they do without pandas: they build arrow tables from lists, never from data frames, but
-    pyarrow imports pandas on its first `pa.array` of a list only to ask whether the list is
-    one (50 MB of every worker's memory, a second of its CPU); with pandas unimportable,
-    pyarrow takes it as absent."""
+    them (see `pipelines.cli.interrupted`), and they print no traceback of their own. They
+    build arrow tables from lists, never from data frames: they do without pandas."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _WithoutPandas())
-
-
-class _WithoutPandas(importlib.abc.MetaPathFinder):
-    """Makes `import pandas` fail, as where it is not installed."""
-
-    def find_spec(self, name: str, path: object, target: object = None) -> None:
-        if name.partition(".")[0] == "pandas":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    do_without_pandas()
 
 
 def usable_cores() -> int:

@@ -5,6 +5,7 @@ normalized and loaded into the warehouse, one load at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -227,8 +228,9 @@ def load_shops(
                     # DuckDB imports pandas lazily from C++ when loading (in this thread); dlt,
                     # extracting in another thread at that moment, would find it
                     # half-initialized in `sys.modules`. So it is imported here first, and only
-                    # by runs that load.
-                    import pandas  # noqa: F401
+                    # by runs that load (unless the process does without it, see `cli.run`).
+                    with contextlib.suppress(ImportError):
+                        import pandas  # noqa: F401
 
                     mapping.start_server()
                     extractors.submit(extract, run)

@@ -234,3 +234,38 @@ def test_report_shows_money_to_the_cent_and_never_rounds():
     shown = readable(frame)
     assert shown["gross_sales"].tolist() == ["16630.30", "0.00012", "233390660.00"]
     assert shown["refund_rate"].tolist() == [Decimal("0.0810")] * 3
+
+
+def test_a_load_does_without_pandas_and_a_report_still_has_it(simulator, warehouse):
+    """pyarrow and DuckDB import pandas only to ask whether something is a data frame (50 MB of
+    each process); a load builds none, in its process or its mapping workers."""
+    sim = simulator("haravan", orders=1500)  # enough to start the mapping workers
+    env = shop_env("haravan", sim, "north")
+    loading = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "pipelines.cli",
+            "load",
+            "--warehouse",
+            warehouse,
+        ],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loading.returncode == 0, loading.stderr[-2000:]
+    assert loading.stdout.startswith("haravan/north: 1500 orders, 0 quarantined, ")
+    imported = {line.rpartition("|")[2].strip() for line in loading.stderr.splitlines()}
+    assert "transforms.haravan" in imported  # the workers' imports are listed too
+    assert "pyarrow" in imported and "duckdb" in imported
+    # `-X importtime` lists the refused attempts too, as a bare `pandas`; none got further
+    assert not {name for name in imported if name.startswith("pandas.")}
+
+    reporting = shopduck("report", "--warehouse", str(warehouse), env=env)
+    out, err = reporting.communicate(timeout=120)
+    assert reporting.returncode == 0, err
+    assert out.strip()
