@@ -102,7 +102,7 @@ def stored_pages(warehouse: Warehouse, shop: Shop, kept: KeptPayloads) -> Iterat
     loaded payload (noted in `kept`), then the quarantined payloads, each streamed by one
     query so memory stays flat."""
     with warehouse.connect(read_only=True) as db:
-        compact = (lambda text: text) if db.dialect == "duckdb" else compact_json
+        compact = (lambda text: text) if db.keeps_json_text else compact_json
         for rows in db.batches(LOADED_PAYLOADS, shop.key, PAGE_ORDERS):
             payloads = []
             for order_id, updated_at, text in rows:

@@ -53,6 +53,8 @@ class Database(ABC):
 
     dialect: ClassVar[str]
     error: ClassVar[type[Exception]]  # the base class of the engine's SQL errors
+    # whether a JSON column gives back the very text written to it (or a rendering of its own)
+    keeps_json_text: ClassVar[bool]
 
     def rows(self, sql: str, params: Params | None = None) -> list[tuple]:
         """The rows of one query, with `$name` parameters bound from `params`."""
@@ -106,6 +108,7 @@ class DuckDBDatabase(Database):
 
     dialect = "duckdb"
     error = duckdb.Error
+    keeps_json_text = True
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
@@ -136,6 +139,7 @@ class PostgresDatabase(Database):
 
     dialect = "postgres"
     error = psycopg2.Error
+    keeps_json_text = False  # jsonb: spaces after separators, its own key order
 
     def __init__(self, con: psycopg2.extensions.connection) -> None:
         if not con.autocommit:
