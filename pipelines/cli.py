@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from pipelines.arenas import use_two_malloc_arenas
 from pipelines.errors import ShopduckError
-from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV
+from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, use_dlt_settings
 from pipelines.without_pandas import do_without_pandas
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code. Errors are one line on stderr."""
     args = build_parser().parse_args(argv)
+    use_dlt_settings()
     quiet_logging(verbose=getattr(args, "verbose", False))
     try:
         code = args.func(args)
@@ -375,9 +377,10 @@ def stop_mapping_processes() -> None:
                 process.kill()
 
 
-# The commands that build no data frame: their process does without pandas (see
-# `pipelines.without_pandas`), which a load would otherwise import, 50 MB of its memory.
-WITHOUT_DATA_FRAMES = frozenset({"load", "replay"})
+# The loading commands: they build no data frame, so their process does without pandas (see
+# `pipelines.without_pandas`), which a load would otherwise import, 50 MB of its memory; and
+# their many threads share two malloc arenas (see `pipelines.arenas`).
+LOADING_COMMANDS = frozenset({"load", "replay"})
 
 
 def run() -> None:
@@ -388,8 +391,9 @@ def run() -> None:
     # multiprocessing's resource tracker, which removes them and warns of each: expected, not
     # news to the user. The tracker, started later, takes its warning filters from these.
     sys.warnoptions.append("ignore:resource_tracker:UserWarning")
-    if sys.argv[1:2] and sys.argv[1] in WITHOUT_DATA_FRAMES:
+    if sys.argv[1:2] and sys.argv[1] in LOADING_COMMANDS:
         do_without_pandas()
+        use_two_malloc_arenas()
     sys.exit(main())
 
 

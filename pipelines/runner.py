@@ -1,14 +1,16 @@
 """Runs a load: every shop is fetched at once by one event loop into its spool (see
 `pipelines.fetching`), and, as each fetch finishes, extracted by a pool sized by cores (one dlt
 pipeline per shop, so each has its own cursor and a failing shop costs nobody else anything),
-normalized and loaded into the warehouse, one load at a time."""
+normalized and loaded into the warehouse, one load at a time. A few shops are extracted while
+they are still being fetched: a large backfill, and, when the loader has nothing else to do,
+the shops whose fetches take longest, so that little is left to do once their last pages
+arrive."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import os
 import queue
 import re
 import shutil
@@ -30,7 +32,7 @@ from pipelines.mapping import MappingPool, usable_cores
 from pipelines.models import has_data
 from pipelines.paging import Page
 from pipelines.platform import Fetched
-from pipelines.settings import DATASET
+from pipelines.settings import DATASET, use_dlt_settings
 from pipelines.shop import RunOptions, Shop
 from pipelines.source import (
     FetchStats,
@@ -48,17 +50,13 @@ log = logging.getLogger("shopduck")
 # A shop's extraction starts once this many orders are spooled, before its fetch ends: a large
 # backfill is mapped while it is fetched; a small shop is extracted in one go when fetched.
 READ_EARLY_ORDERS = 5000
-# dlt settings of every load, as environment defaults (a user's own environment wins). Not with
-# `dlt.config[...] =`: that adds a configuration provider, which each of the ~270 lookups of
-# dlt's configuration in a shop's run then also searches (a third of their time, measured).
-DLT_SETTINGS = {
-    # a loaded package's files are in the warehouse: kept, they would grow the pipeline folder
-    "LOAD__DELETE_COMPLETED_JOBS": "true",
-    # each table's rows of a package in files of about 2 MB (compressed parquet): a load job,
-    # and on DuckDB the memory of its transaction, covers one file, not all the raw payloads
-    # of a large backfill at once (50,000 Haravan orders: 177 MB of JSON)
-    "DATA_WRITER__FILE_MAX_BYTES": "2000000",
-}
+# Shops extracted while their fetch still runs, at once: each holds a thread and dlt's buffers
+# until its last page arrives, so they are few whatever the number of shops.
+EXTRACTIONS_WHILE_FETCHING = 4
+# Seconds without anything to do after which the loader is idle: it then extracts the shops
+# still fetching (as their pages arrive) and checkpoints the warehouse (what it has loaded is
+# written into the file now, rather than all at once when the run ends).
+IDLE_SECONDS = 1.0
 
 
 @dataclass
@@ -126,6 +124,7 @@ class ShopRun:
     spool: Spool
     kept: KeptPayloads | None  # a replay's: the payloads `raw_orders` holds
     started: float = field(default_factory=time.monotonic)
+    while_fetching: bool = False  # its extraction began before its fetch ended
 
 
 def load_shops(
@@ -145,8 +144,7 @@ def load_shops(
     cursors as they are (replay). A shop another process is loading is skipped
     (`ShopResult.skipped`)."""
     warehouse = as_warehouse(warehouse)
-    for key, value in DLT_SETTINGS.items():
-        os.environ.setdefault(key, value)
+    use_dlt_settings()
     results = [ShopResult(shop) for shop in shops]
     in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
@@ -210,36 +208,74 @@ def load_shops(
             run.result.seconds = time.monotonic() - run.started
             events.put((True, run))
 
+    def begin(run: ShopRun) -> None:
+        """Extract a shop: here at once if there is nothing for dlt; else on a thread of the
+        pool for a fetch that has ended, or of the EXTRACTIONS_WHILE_FETCHING (reading its
+        pages as they arrive)."""
+        waiting.remove(run)
+        extracting.append(run)
+        if _nothing_new(run):
+            extract(run)
+            return
+        # DuckDB imports pandas lazily from C++ when loading (in this thread); dlt, extracting
+        # in another thread at that moment, would find it half-initialized in `sys.modules`.
+        # So it is imported here first, and only by runs that load (unless the process does
+        # without it, see `cli.run`).
+        with contextlib.suppress(ImportError):
+            import pandas  # noqa: F401
+
+        mapping.start_server()
+        if run.spool.done:
+            extractors.submit(extract, run)
+        else:
+            run.while_fetching = True
+            while_fetching.submit(extract, run)
+
+    def use_idle_time(loaded: bool) -> None:
+        """Begin extracting the shops still fetching that have most orders spooled, as many as
+        threads are free for it; checkpoint the warehouse if a load has written to it."""
+        free = EXTRACTIONS_WHILE_FETCHING - sum(run.while_fetching for run in extracting)
+        spooled = sorted(
+            (run for run in waiting if run.spool.pages),
+            key=lambda run: run.spool.orders,
+            reverse=True,
+        )
+        for run in spooled[: max(free, 0)]:
+            begin(run)
+        if loaded:
+            warehouse.checkpoint()
+
     with (
         warehouse.kept_open(),
         ExitStack() as locks,
         FetchLoop() as fetching,
         MappingPool(preload) as mapping,
         ThreadPoolExecutor(max_workers=usable_cores()) as extractors,
+        ThreadPoolExecutor(max_workers=EXTRACTIONS_WHILE_FETCHING) as while_fetching,
     ):
-        # Only the queued events hold a shop's run, so its pipeline is freed once it is loaded.
-        unfinished = sum(start(result, fetching, locks) is not None for result in results)
+        # The shops not yet extracting, and those extracting; once extracted, only the queued
+        # event holds a shop's run, so its pipeline is freed once it is loaded.
+        waiting = [run for result in results if (run := start(result, fetching, locks))]
+        extracting: list[ShopRun] = []
+        unfinished, loaded = len(waiting), False
         while unfinished:
-            extracted, run = events.get()
+            try:
+                extracted, run = events.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                use_idle_time(loaded)
+                loaded = False
+                continue
             if not extracted:
-                if _nothing_new(run):
-                    extract(run)  # no dlt work: done here, at once
-                else:
-                    # DuckDB imports pandas lazily from C++ when loading (in this thread); dlt,
-                    # extracting in another thread at that moment, would find it
-                    # half-initialized in `sys.modules`. So it is imported here first, and only
-                    # by runs that load (unless the process does without it, see `cli.run`).
-                    with contextlib.suppress(ImportError):
-                        import pandas  # noqa: F401
-
-                    mapping.start_server()
-                    extractors.submit(extract, run)
+                if run in waiting:  # (its extraction may have begun while the loader was idle)
+                    begin(run)
                 continue
             unfinished -= 1
+            extracting.remove(run)
             if not unfinished:
                 mapping.close()
             if run.result.ok and (run.pending or run.result.stats.fetched):
                 _load(warehouse, run.pipeline, run.result)
+                loaded = True
             run.lock.close()
     if only is None and stored is None:
         record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)

@@ -1,6 +1,8 @@
-"""Constants shared by the runner, the CLI and the config loader."""
+"""Constants shared by the runner, the CLI and the config loader, and dlt's settings."""
 
 from __future__ import annotations
+
+import os
 
 DATASET = "commerce"
 REPORTING_SCHEMA = "reporting"
@@ -13,3 +15,31 @@ DEFAULT_LOCK_WAIT_SECONDS = 60.0
 # Per-shop settings every platform takes besides SHOP, LOOKBACK_MINUTES and PAGE_SIZE (a
 # platform declares the others it takes, e.g. TRAILING_DAYS, in `Platform.options`).
 COMMON_OPTION_KEYS = ("timezone", "rate_limit")
+
+# dlt's settings for shopduck, as environment defaults (a user's own environment wins). Not with
+# `dlt.config[...] =`: that adds a configuration provider, which each of the ~270 lookups of
+# dlt's configuration in a shop's run then also searches (a third of their time, measured).
+DLT_SETTINGS = {
+    # a loaded package's files are in the warehouse: kept, they would grow the pipeline folder
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
+    # each table's rows of a package in files of about 2 MB (compressed parquet): a load job,
+    # and on DuckDB the memory of its transaction, covers one file, not all the raw payloads
+    # of a large backfill at once (50,000 Haravan orders: 177 MB of JSON)
+    "DATA_WRITER__FILE_MAX_BYTES": "2000000",
+    # dlt's anonymous usage telemetry: a request to dlthub's collector from every step of every
+    # shop's pipeline (three a shop a run; a scheduled run of hundreds of shops sends hundreds),
+    # waited for when the process exits. A load talks to its shops and its warehouse only;
+    # RUNTIME__DLTHUB_TELEMETRY=true sends it.
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    # Ctrl-C and SIGTERM are answered by shopduck itself, at once, whatever the run is doing
+    # (`cli.interrupted`; what is on disk is safe at any instant). dlt would otherwise take them
+    # over during each normalize and load, and fail that shop with "SignalReceivedException".
+    "RUNTIME__INTERCEPT_SIGNALS": "false",
+}
+
+
+def use_dlt_settings() -> None:
+    """Make DLT_SETTINGS dlt's defaults. Called before dlt first reads its configuration:
+    it reads its runtime settings (telemetry among them) only once a process."""
+    for key, value in DLT_SETTINGS.items():
+        os.environ.setdefault(key, value)

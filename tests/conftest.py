@@ -3,6 +3,7 @@ warehouse and a shared demo warehouse. Plain helpers live in tests/helpers.py.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,13 +12,15 @@ import pytest
 from simulators.registry import start_simulator
 from simulators.server import Simulator
 
+# Tests reach nothing but loopback: dlt's anonymous telemetry stays off in this process too
+# (where tests run pipelines of their own, as a source's user does), not only in shopduck's runs.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's .dlt folder or SOURCES__ variables."""
     monkeypatch.chdir(tmp_path)
-    import os
-
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__")):
             monkeypatch.delenv(name)

@@ -29,10 +29,18 @@ def shop_env(platform: str, sim, name: str) -> dict[str, str]:
     return {prefix + key: str(value) for key, value in values.items()}
 
 
-def shopduck(*args: str, env: dict[str, str], **popen: object) -> subprocess.Popen:
+def shopduck(
+    *args: str, env: dict[str, str | None], hooks: Path | None = None, **popen: object
+) -> subprocess.Popen:
+    """`shopduck ARGS` in a process of its own, with this environment and `env` (None: unset);
+    `hooks`: a folder whose `sitecustomize.py` every Python process of the command runs first."""
+    path = [str(hooks), str(ROOT)] if hooks else [str(ROOT)]
+    environment = {
+        name: value for name, value in {**os.environ, **env}.items() if value is not None
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", *args],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        env={**environment, "PYTHONPATH": os.pathsep.join(path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -74,7 +82,7 @@ def test_an_interrupted_load_answers_at_once_and_the_rerun_is_exact(
 ):
     sim = simulator("haravan", orders=1500)  # enough to start the mapping workers
     env = shop_env("haravan", sim, "crashy") | {"SOURCES__HARAVAN__SHOPS__CRASHY__PAGE_SIZE": "50"}
-    sim.hooks.append(lambda n: time.sleep(0.05))  # a slow API: the load takes a few seconds
+    sim.hooks.append(lambda n: time.sleep(0.15))  # a slow API: the load takes a few seconds
     for delay in (0.3, 1.0, 1.8, 2.6, 3.5):  # process start, extraction, mapping, loading
         process = shopduck("load", "--warehouse", str(warehouse), env=env)
         time.sleep(delay)
@@ -269,3 +277,137 @@ def test_a_load_does_without_pandas_and_a_report_still_has_it(simulator, warehou
     out, err = reporting.communicate(timeout=120)
     assert reporting.returncode == 0, err
     assert out.strip()
+
+
+RECORD_HOST_LOOKUPS = """
+import os, socket
+
+_lookup = socket.getaddrinfo
+with open(os.environ["SHOPDUCK_TEST_HOSTS"], "a") as hosts:
+    hosts.write("(recording)\\n")
+
+
+def getaddrinfo(host, *args, **kwargs):
+    with open(os.environ["SHOPDUCK_TEST_HOSTS"], "a") as hosts:
+        hosts.write(f"{host}\\n")
+    return _lookup(host, *args, **kwargs)
+
+
+socket.getaddrinfo = getaddrinfo
+"""
+
+
+def test_a_load_talks_to_its_shops_and_to_nothing_else(simulator, warehouse, tmp_path):
+    """dlt sends anonymous telemetry by default, a request from every step of every shop's
+    pipeline (three a shop a run), and waits for them when the process exits."""
+    sim = simulator("haravan", orders=20)
+    looked_up = tmp_path / "hosts.txt"
+    env: dict[str, str | None] = {**shop_env("haravan", sim, "north")}
+    env |= {name: None for name in os.environ if name.startswith("RUNTIME__")}  # dlt's defaults
+    env["SHOPDUCK_TEST_HOSTS"] = str(looked_up)
+    process = shopduck(
+        "load", "--warehouse", str(warehouse), env=env, hooks=hooks(tmp_path, RECORD_HOST_LOOKUPS)
+    )
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert out.startswith("haravan/north: 20 orders, 0 quarantined, ")
+    lines = looked_up.read_text().split()
+    assert "(recording)" in lines  # the lookups were watched
+    assert set(lines) - {"(recording)"} <= {"127.0.0.1", "localhost"}, lines
+
+
+def hooks(tmp_path: Path, sitecustomize: str) -> Path:
+    """A folder holding `sitecustomize.py` (see `shopduck`)."""
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(sitecustomize)
+    return folder
+
+
+COUNT_MALLOC_ARENAS_AT_EXIT = """
+import atexit, ctypes, os, sys, tempfile
+
+
+def count_arenas():
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fopen.restype = ctypes.c_void_p
+    with tempfile.NamedTemporaryFile() as report:
+        stream = ctypes.c_void_p(libc.fopen(report.name.encode(), b"w"))
+        libc.malloc_info(0, stream)
+        libc.fclose(stream)
+        arenas = open(report.name).read().count("<heap nr=")
+    with open(os.environ["SHOPDUCK_TEST_ARENAS"], "a") as counted:
+        counted.write(f"{sys.argv[1:2]} {arenas}\\n")
+
+
+atexit.register(count_arenas)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="malloc arenas are glibc's")
+def test_a_loads_threads_share_two_malloc_arenas(simulator, warehouse, tmp_path):
+    """Each thread allocating while others do would get an arena of its own and keep what it
+    freed there: 55-70 MB more at 20 and 50 shops."""
+    sim = simulator("haravan", orders=1500)  # mapping workers, extraction, a load
+    counted = tmp_path / "arenas.txt"
+    env = shop_env("haravan", sim, "north") | {
+        "SHOPDUCK_TEST_ARENAS": str(counted),
+        "MALLOC_ARENA_MAX": None,  # glibc's default
+    }
+    process = shopduck(
+        "load",
+        "--warehouse",
+        str(warehouse),
+        env=env,
+        hooks=hooks(tmp_path, COUNT_MALLOC_ARENAS_AT_EXIT),
+    )
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    # the loading process's count (its mapping workers and their server count theirs too)
+    [arenas] = [line for line in counted.read_text().splitlines() if line.startswith("['load']")]
+    assert int(arenas.split()[-1]) <= 2, counted.read_text()
+
+
+HOLD_THE_LOAD_STEP = """
+import os, time
+from pathlib import Path
+
+from dlt.common.runners import pool_runner
+from dlt.load import Load
+
+_run_pool = pool_runner.run_pool
+
+
+def run_pool(config, step):
+    if isinstance(step, Load):  # within dlt's load step, where dlt would take the signals over
+        Path(os.environ["SHOPDUCK_TEST_LOADING"]).touch()
+        time.sleep(10)
+    return _run_pool(config, step)
+
+
+pool_runner.run_pool = run_pool
+"""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_load_interrupted_within_dlts_load_step_answers_at_once(
+    sig, code, simulator, warehouse, tmp_path
+):
+    """dlt takes Ctrl-C and SIGTERM over in its normalize and load steps (unless told not to):
+    the shop then failed with "SignalReceivedException", exit 1, once the step had ended."""
+    sim = simulator("haravan", orders=20)
+    loading = tmp_path / "loading"
+    env = shop_env("haravan", sim, "north") | {"SHOPDUCK_TEST_LOADING": str(loading)}
+    process = shopduck(
+        "load", "--warehouse", str(warehouse), env=env, hooks=hooks(tmp_path, HOLD_THE_LOAD_STEP)
+    )
+    deadline = time.monotonic() + 120
+    while not loading.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert loading.exists(), process.communicate()[1]
+    os.killpg(process.pid, sig)
+    started = time.monotonic()
+    _, err = process.communicate(timeout=30)
+    assert time.monotonic() - started < 5
+    assert process.returncode == code, err
+    assert err == "shopduck: interrupted: rerun to continue\n", err

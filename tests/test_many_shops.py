@@ -7,6 +7,7 @@ nothing."""
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -15,6 +16,7 @@ import duckdb
 import httpx
 import pytest
 
+from pipelines import runner
 from pipelines.fetching import PAGES_IN_FLIGHT
 from pipelines.http import RetryPolicy, retry_after_seconds, standard_wait
 from pipelines.runner import load_shops
@@ -149,3 +151,42 @@ def test_the_shops_of_a_run_share_one_tls_context(simulator, warehouse, monkeypa
     )
     assert all(result.ok for result in run_load(shops, warehouse))
     assert len(made) <= 1
+
+
+def test_a_shop_still_fetching_is_extracted_and_the_file_checkpointed_while_the_loader_idles(
+    simulator, warehouse, monkeypatch
+):
+    """A run's slowest fetches would otherwise leave all their mapping and extraction, and
+    DuckDB's checkpoint of every load, until their last pages arrive."""
+    monkeypatch.setattr(runner, "IDLE_SECONDS", 0.05)
+    began_while_fetching = threading.Event()
+    extract = runner._extract
+
+    def noted(run, *args):
+        if run.result.shop.name == "slow" and not run.spool.done:
+            began_while_fetching.set()
+        return extract(run, *args)
+
+    monkeypatch.setattr(runner, "_extract", noted)
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    seen = {}
+
+    def hold_the_third_page(request: int) -> None:
+        if request == 3:  # two pages spooled, the fast shop loaded (and its load in the log)
+            seen["extracting"] = began_while_fetching.wait(timeout=5)
+            deadline = time.monotonic() + 5
+            while wal.exists() and wal.stat().st_size and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen["checkpointed"] = not (wal.exists() and wal.stat().st_size)
+
+    fast, slow = simulator("haravan", orders=5), simulator("spiffy", orders=12, seed=1)
+    slow.hooks.append(hold_the_third_page)
+    shops = [
+        shop_for("haravan", fast, name="fast"),
+        shop_for("spiffy", slow, name="slow", page_size=4),
+    ]
+    patient = RetryPolicy(attempts=1, timeout=30.0)  # the third page is held up to 10 s
+    results = load_shops(shops, warehouse, RunOptions(datetime.now(UTC), retry=patient))
+    assert all(result.ok for result in results), [r.error for r in results]
+    assert seen == {"extracting": True, "checkpointed": True}
+    assert orders_by_shop(warehouse) == {"fast": 5, "slow": 12}
