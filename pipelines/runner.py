@@ -146,7 +146,6 @@ def load_shops(
     warehouse = as_warehouse(warehouse)
     use_dlt_settings()
     results = [ShopResult(shop) for shop in shops]
-    in_warehouse = shops_in_warehouse(warehouse)
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
     events: queue.Queue[tuple[bool, ShopRun]] = queue.Queue()  # (extracted?, shop)
 
@@ -253,6 +252,7 @@ def load_shops(
         ThreadPoolExecutor(max_workers=usable_cores()) as extractors,
         ThreadPoolExecutor(max_workers=EXTRACTIONS_WHILE_FETCHING) as while_fetching,
     ):
+        in_warehouse = shops_in_warehouse(warehouse)
         # The shops not yet extracting, and those extracting; once extracted, only the queued
         # event holds a shop's run, so its pipeline is freed once it is loaded.
         waiting = [run for result in results if (run := start(result, fetching, locks))]
@@ -277,8 +277,8 @@ def load_shops(
                 _load(warehouse, run.pipeline, run.result)
                 loaded = True
             run.lock.close()
-    if only is None and stored is None:
-        record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)
+        if only is None and stored is None:
+            record_runs(warehouse, [r for r in results if not r.skipped], options.started_at)
     return results
 
 

@@ -156,8 +156,8 @@ class RateLimit(Protocol):
 
 @dataclass
 class Gauge:
-    """Requests being served at once, across every simulator sharing it: the highest is what a
-    client held in flight."""
+    """Requests waiting for their answers at once, across every simulator sharing it (with a
+    latency, most of a request's time): the highest is what a client held in flight."""
 
     current: int = 0
     peak: int = 0
@@ -268,10 +268,12 @@ class Simulator:
                 pass
 
             def do_GET(self) -> None:
+                # Counted until the answer starts: a client may have read a whole answer (and
+                # sent its next request) before this thread gets to count the last one done.
                 with simulator.gauge.counting():
                     if simulator.latency:
                         time.sleep(simulator.latency)
-                    simulator._serve(self)
+                simulator._serve(self)
 
         return Handler
 
