@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from pipelines.arenas import use_two_malloc_arenas
 from pipelines.errors import ShopduckError
+from pipelines.lean import do_without_unused_libraries, use_two_malloc_arenas
 from pipelines.settings import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, use_dlt_settings
-from pipelines.without_pandas import do_without_pandas
 
 if TYPE_CHECKING:
     from pipelines.runner import ShopResult
@@ -377,9 +376,8 @@ def stop_mapping_processes() -> None:
                 process.kill()
 
 
-# The loading commands: they build no data frame, so their process does without pandas (see
-# `pipelines.without_pandas`), which a load would otherwise import, 50 MB of its memory; and
-# their many threads share two malloc arenas (see `pipelines.arenas`).
+# The loading commands: their process is lean (`pipelines.lean`): without pandas and
+# SQLAlchemy, which a load would otherwise import (62 MB), and two malloc arenas.
 LOADING_COMMANDS = frozenset({"load", "replay"})
 
 
@@ -392,7 +390,7 @@ def run() -> None:
     # news to the user. The tracker, started later, takes its warning filters from these.
     sys.warnoptions.append("ignore:resource_tracker:UserWarning")
     if sys.argv[1:2] and sys.argv[1] in LOADING_COMMANDS:
-        do_without_pandas()
+        do_without_unused_libraries()
         use_two_malloc_arenas()
     sys.exit(main())
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from multiprocessing import forkserver
 from types import TracebackType
 
+from pipelines.lean import do_without_unused_libraries
 from pipelines.paging import Page
-from pipelines.without_pandas import do_without_pandas
 from transforms.batch import MappedBatch, OrderMapper, map_batch
 
 CHUNK_ORDERS = 500  # orders in one task for a worker
@@ -174,9 +174,10 @@ def _key(record_id: object) -> str | None:
 def _prepare_worker() -> None:
     """Workers ignore Ctrl-C (sent to the whole process group): the loading process stops
     them (see `pipelines.cli.interrupted`), and they print no traceback of their own. They
-    build arrow tables from lists, never from data frames: they do without pandas."""
+    build arrow tables from lists, never from data frames: they do without pandas (see
+    `pipelines.lean`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    do_without_pandas()
+    do_without_unused_libraries()
 
 
 def usable_cores() -> int:
