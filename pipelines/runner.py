@@ -137,7 +137,8 @@ def load_shops(
     stored: Callable[[Shop, KeptPayloads], Iterable[Page]] | None = None,
 ) -> list[ShopResult]:
     """Fetch every shop at once, each paced by its own rate limit; extract each (mapping on
-    every core) as its fetch finishes, and load it into the warehouse as soon as its
+    every core) as its fetch finishes (a few, while the loader is idle or for a large
+    backfill, as their pages arrive), and load it into the warehouse as soon as its
     extraction is done, one load at a time. `only`: per (platform, shop), just these order
     ids are fetched and merged, and cursors stay as they are (reconciliation). `stored`: each
     shop's pages come from here instead of its API, and replace every row of the shop, with
