@@ -36,9 +36,9 @@ class Spool:
     the process ends, however it ends). Appended to by the fetching event loop, read by an
     extraction thread; `finish` or `fail` ends it.
 
-    `on_ready` is called once (in the fetching thread) when the spool is worth reading: when
-    the fetch ends, or as soon as it holds `read_early` orders, so that a large backfill is
-    mapped and loaded while it is still being fetched."""
+    `on_ready` is called (in the fetching thread) when the spool is worth reading: as soon as
+    it holds `read_early` orders, so that a large backfill is mapped and loaded while it is
+    still being fetched, and when the fetch ends; once for each at most."""
 
     def __init__(
         self,
@@ -50,7 +50,7 @@ class Spool:
         self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115  (closed by `close`)
         self._changed = threading.Condition()
         self._on_ready = on_ready
-        self._read_early = read_early
+        self._read_early = read_early  # None once called for it
         self._size = 0
         self.pages = 0
         self.orders = 0
@@ -76,7 +76,9 @@ class Spool:
             self.orders += len(page)
             self._changed.notify_all()
         if self._read_early is not None and self.orders >= self._read_early:
-            self._ready()
+            self._read_early = None
+            if self._on_ready is not None:
+                self._on_ready()
 
     def finish(self, fetched: Fetched) -> None:
         """The last page is written; `fetched` is what the fetch learned."""
@@ -93,6 +95,7 @@ class Spool:
         self._ready()
 
     def _ready(self) -> None:
+        """The fetch has ended: the last call of `on_ready`."""
         ready, self._on_ready = self._on_ready, None
         if ready is not None:
             ready()

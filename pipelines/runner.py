@@ -231,16 +231,19 @@ def load_shops(
             run.while_fetching = True
             while_fetching.submit(extract, run)
 
+    def free_while_fetching() -> int:
+        """Threads of the EXTRACTIONS_WHILE_FETCHING not reading a shop's pages."""
+        return EXTRACTIONS_WHILE_FETCHING - sum(run.while_fetching for run in extracting)
+
     def use_idle_time(loaded: bool) -> None:
         """Begin extracting the shops still fetching that have most orders spooled, as many as
         threads are free for it; checkpoint the warehouse if a load has written to it."""
-        free = EXTRACTIONS_WHILE_FETCHING - sum(run.while_fetching for run in extracting)
         spooled = sorted(
             (run for run in waiting if run.spool.pages),
             key=lambda run: run.spool.orders,
             reverse=True,
         )
-        for run in spooled[: max(free, 0)]:
+        for run in spooled[: free_while_fetching()]:
             begin(run)
         if loaded:
             warehouse.checkpoint()
@@ -267,7 +270,10 @@ def load_shops(
                 loaded = False
                 continue
             if not extracted:
-                if run in waiting:  # (its extraction may have begun while the loader was idle)
+                # Its fetch has ended, or a large backfill's has spooled enough to begin: then
+                # only on a free thread (else it begins when its fetch ends, or when idle). Its
+                # extraction may have begun already, while the loader was idle.
+                if run in waiting and (run.spool.done or free_while_fetching() > 0):
                     begin(run)
                 continue
             unfinished -= 1

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import dlt
@@ -39,7 +39,6 @@ from pipelines.settings import DATASET, DEFAULT_WAREHOUSE
 from pipelines.sql import Database, DuckDBDatabase, PostgresDatabase, lock_key
 
 log = logging.getLogger("shopduck")
-T = TypeVar("T")
 
 # The storage format new warehouse files are written in: the oldest that keeps what shopduck
 # needs (zstd for the JSON payloads), so that every DuckDB from 1.2 on opens the file: the
@@ -258,16 +257,12 @@ class DuckDBWarehouse(Warehouse):
         if self._kept:
             yield
             return
-        with self._open(read_only=False) as con, self._keeping(con):
-            yield
-
-    @contextmanager
-    def _keeping(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        self._kept.append((con, self._duckdb_destination(con)))
-        try:
-            yield
-        finally:
-            self._kept.clear()
+        with self._open(read_only=False) as con:
+            self._kept.append((con, self._duckdb_destination(con)))
+            try:
+                yield
+            finally:
+                self._kept.clear()
 
     def checkpoint(self) -> None:
         """DuckDB's checkpoint while the file is kept open: what the loads wrote to its
@@ -310,10 +305,10 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def writer_lock(self, wait: float) -> Iterator[None]:
-        """The writer lock that keeps two loads apart, and the DuckDB file opened for writing
-        (a notebook or `shopduck report` may hold it read-only), kept open while the lock is
-        held (`kept_open`: the command's loads and queries share the connection). Waits at
-        most `wait` seconds for each, then fails with one clear line."""
+        """The writer lock that keeps two loads apart, and a writable DuckDB file (a notebook
+        or `shopduck report` may hold it read-only). Waits at most `wait` seconds for each,
+        then fails with one clear line. (The file is not kept open past the check: a load's
+        connection carries its memory limit, which the models' rebuild must not inherit.)"""
         lock_path = self.path.parent / f".{self.path.name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + wait
@@ -325,15 +320,14 @@ class DuckDBWarehouse(Warehouse):
                 f"another shopduck load holds {self.path} (waited {wait:.0f}s)",
             )
             try:
-                con = _wait_until(
-                    lambda: open_duckdb(self.path),
+                _wait_until(
+                    lambda: open_duckdb(self.path).close(),
                     WarehouseLocked,
                     deadline,
                     f"{self.path} is open in another program (a notebook or `shopduck report`?); "
                     f"close it and run the load again",
                 )
-                with con, self._keeping(con):
-                    yield
+                yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -481,11 +475,12 @@ def _identifier(writer: str) -> str:
 
 
 def _wait_until(
-    attempt: Callable[[], T], busy: type[Exception], deadline: float, message: str
-) -> T:
+    attempt: Callable[[], object], busy: type[Exception], deadline: float, message: str
+) -> None:
     while True:
         try:
-            return attempt()
+            attempt()
+            return
         except busy:
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(message) from None

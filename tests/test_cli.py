@@ -83,7 +83,7 @@ def test_an_interrupted_load_answers_at_once_and_the_rerun_is_exact(
     sim = simulator("haravan", orders=1500)  # enough to start the mapping workers
     env = shop_env("haravan", sim, "crashy") | {"SOURCES__HARAVAN__SHOPS__CRASHY__PAGE_SIZE": "50"}
     sim.hooks.append(lambda n: time.sleep(0.15))  # a slow API: the load takes a few seconds
-    for delay in (0.3, 1.0, 1.8, 2.6, 3.5):  # process start, extraction, mapping, loading
+    for delay in (0.3, 1.0, 1.8, 2.6, 3.5):  # start, fetching, mapping (dlt's steps: see below)
         process = shopduck("load", "--warehouse", str(warehouse), env=env)
         time.sleep(delay)
         if process.poll() is not None:
@@ -397,7 +397,8 @@ def test_a_load_interrupted_within_dlts_load_step_answers_at_once(
     sig, code, simulator, warehouse, tmp_path
 ):
     """dlt takes Ctrl-C and SIGTERM over in its normalize and load steps (unless told not to):
-    the shop then failed with "SignalReceivedException", exit 1, once the step had ended."""
+    the shop then failed with "SignalReceivedException", exit 1, once the step had ended.
+    Interrupted there, the rerun finishes the load exactly."""
     sim = simulator("haravan", orders=20)
     loading = tmp_path / "loading"
     env = shop_env("haravan", sim, "north") | {"SHOPDUCK_TEST_LOADING": str(loading)}
@@ -414,3 +415,10 @@ def test_a_load_interrupted_within_dlts_load_step_answers_at_once(
     assert time.monotonic() - started < 5
     assert process.returncode == code, err
     assert err == "shopduck: interrupted: rerun to continue\n", err
+    rerun = shopduck("load", "--warehouse", str(warehouse), env=env)  # no hooks
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert warehouse_totals(warehouse, "haravan", "north") == expected_totals("haravan", sim.store)
+    assert query(warehouse, "select count(*) - count(distinct order_id) from commerce.orders") == [
+        (0,)
+    ]

@@ -16,7 +16,7 @@ import duckdb
 import httpx
 import pytest
 
-from pipelines import cli, runner
+from pipelines import cli, models, runner
 from pipelines.fetching import PAGES_IN_FLIGHT
 from pipelines.http import RetryPolicy, retry_after_seconds, standard_wait
 from pipelines.runner import load_shops
@@ -120,11 +120,14 @@ def test_a_retry_after_date_is_honoured():
     assert 25 < (retry_after_seconds(response) or 0) <= 30
 
 
-def test_a_load_opens_the_duckdb_file_once_for_all_its_shops(simulator, warehouse, monkeypatch):
-    """Every shop's load and the command's own queries (which shops the warehouse knows, the
-    runs recorded, the models rebuilt) share one connection: opening the file (and
-    checkpointing it on closing) for each shop's load was a quarter of a small shop's, and
-    each of the others a tenth of a second of every scheduled run."""
+def test_a_load_opens_the_duckdb_file_once_for_all_its_shops_and_its_models(
+    simulator, warehouse, monkeypatch
+):
+    """Every shop's load and the run's own queries (which shops the warehouse knows, the runs
+    recorded) share one connection: opening the file (and checkpointing it on closing) for
+    each shop's load was a quarter of a small shop's. Besides it, the writer lock's check that
+    the file is writable, and the models' rebuild, on a connection of its own (without the
+    loads' memory limit)."""
     for platform in PLATFORMS:
         for name, value in shop_env(platform, simulator(platform, orders=20), platform).items():
             monkeypatch.setenv(name, value)
@@ -137,8 +140,18 @@ def test_a_load_opens_the_duckdb_file_once_for_all_its_shops(simulator, warehous
         return connect(database, *args, **kwargs)
 
     monkeypatch.setattr(duckdb, "connect", counted)
+    limits = []
+    refresh = models.refresh
+
+    def noted(db):
+        limits.extend(db.rows("select current_setting('memory_limit')"))
+        return refresh(db)
+
+    monkeypatch.setattr(models, "refresh", noted)
     assert cli.main(["load", "--warehouse", str(warehouse)]) == 0
-    assert len(opened) == 1, opened
+    with connect() as fresh:  # DuckDB's default, not the loads' limit
+        assert limits == fresh.execute("select current_setting('memory_limit')").fetchall()
+    assert len(opened) == 3, opened
     assert sum(orders_by_shop(warehouse).values()) == 5 * 20
 
 
@@ -193,3 +206,51 @@ def test_a_shop_still_fetching_is_extracted_and_the_file_checkpointed_while_the_
     assert all(result.ok for result in results), [r.error for r in results]
     assert seen == {"extracting": True, "checkpointed": True}
     assert orders_by_shop(warehouse) == {"fast": 5, "slow": 12}
+
+
+def test_a_backfill_ready_early_while_those_threads_are_busy_is_extracted_once_fetched(
+    simulator, warehouse, monkeypatch
+):
+    """A large backfill that has spooled enough to begin while every thread for extracting
+    during a fetch is taken (by shops begun while the loader was idle) begins on the pool of
+    finished fetches once its own fetch ends, not behind theirs."""
+    monkeypatch.setattr(runner, "IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(runner, "EXTRACTIONS_WHILE_FETCHING", 1)
+    monkeypatch.setattr(runner, "READ_EARLY_ORDERS", 4)
+    slow_began, large_loaded = threading.Event(), threading.Event()
+    extract, load = runner._extract, runner._load
+
+    def noted_extract(run, *args):
+        if run.result.shop.name == "slow" and not run.spool.done:
+            slow_began.set()
+        return extract(run, *args)
+
+    def noted_load(warehouse, pipeline, result):
+        load(warehouse, pipeline, result)
+        if result.shop.name == "large":
+            large_loaded.set()
+
+    monkeypatch.setattr(runner, "_extract", noted_extract)
+    monkeypatch.setattr(runner, "_load", noted_load)
+    seen = {}
+
+    def hold_until_slow_extracts(request: int) -> None:
+        if request == 1:  # the slow shop takes the one thread first
+            seen["slow began"] = slow_began.wait(timeout=5)
+
+    def hold_until_large_loads(request: int) -> None:
+        if request == 3:
+            seen["large loaded"] = large_loaded.wait(timeout=5)
+
+    slow, large = simulator("spiffy", orders=12, seed=1), simulator("haravan", orders=20)
+    slow.hooks.append(hold_until_large_loads)
+    large.hooks.append(hold_until_slow_extracts)
+    shops = [
+        shop_for("spiffy", slow, name="slow", page_size=4),
+        shop_for("haravan", large, name="large", page_size=4),
+    ]
+    patient = RetryPolicy(attempts=1, timeout=30.0)  # requests are held up to 5 s
+    results = load_shops(shops, warehouse, RunOptions(datetime.now(UTC), retry=patient))
+    assert all(result.ok for result in results), [r.error for r in results]
+    assert seen == {"slow began": True, "large loaded": True}
+    assert orders_by_shop(warehouse) == {"slow": 12, "large": 20}
