@@ -88,17 +88,27 @@ def test_an_interrupted_load_answers_at_once_and_the_rerun_is_exact(
         time.sleep(delay)
         if process.poll() is not None:
             break
-        os.killpg(process.pid, sig)
-        started = time.monotonic()
-        _, err = process.communicate(timeout=20)
-        assert time.monotonic() - started < 5
-        assert process.returncode == code, err
-        assert err == "shopduck: interrupted: rerun to continue\n", err
+        assert_interrupted_at_once(process, sig, code)
     sim.hooks.clear()
+    assert_rerun_is_exact(warehouse, env, sim, "crashy")
+
+
+def assert_interrupted_at_once(process: subprocess.Popen, sig: int, code: int) -> None:
+    """Send `sig` to a running `shopduck` command: it answers within 5 s, with one line."""
+    os.killpg(process.pid, sig)
+    started = time.monotonic()
+    _, err = process.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert process.returncode == code, err
+    assert err == "shopduck: interrupted: rerun to continue\n", err
+
+
+def assert_rerun_is_exact(warehouse: Path, env: dict[str, str], sim, shop: str) -> None:
+    """`shopduck load` again: the Haravan shop's totals are exactly the simulator's, once."""
     rerun = shopduck("load", "--warehouse", str(warehouse), env=env)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
-    assert warehouse_totals(warehouse, "haravan", "crashy") == expected_totals("haravan", sim.store)
+    assert warehouse_totals(warehouse, "haravan", shop) == expected_totals("haravan", sim.store)
     assert query(warehouse, "select count(*) - count(distinct order_id) from commerce.orders") == [
         (0,)
     ]
@@ -409,16 +419,5 @@ def test_a_load_interrupted_within_dlts_load_step_answers_at_once(
     while not loading.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert loading.exists(), process.communicate()[1]
-    os.killpg(process.pid, sig)
-    started = time.monotonic()
-    _, err = process.communicate(timeout=30)
-    assert time.monotonic() - started < 5
-    assert process.returncode == code, err
-    assert err == "shopduck: interrupted: rerun to continue\n", err
-    rerun = shopduck("load", "--warehouse", str(warehouse), env=env)  # no hooks
-    _, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err
-    assert warehouse_totals(warehouse, "haravan", "north") == expected_totals("haravan", sim.store)
-    assert query(warehouse, "select count(*) - count(distinct order_id) from commerce.orders") == [
-        (0,)
-    ]
+    assert_interrupted_at_once(process, sig, code)
+    assert_rerun_is_exact(warehouse, env, sim, "north")  # no hooks
