@@ -111,7 +111,7 @@ def _pipeline(shop: Shop, warehouse: Warehouse, progress: str) -> dlt.Pipeline:
     )
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: the loop's lists find it by identity
 class ShopRun:
     """One shop's part of a load: its lock, its pipeline, where its fetch starts, its spool."""
 
