@@ -176,16 +176,17 @@ class SimulatorProcess:
 
 # --- one command in a fresh process ------------------------------------------------------------
 CHILD = """
-import json, re, sys, time
+import atexit, json, re, time
 started = time.perf_counter()
+
+@atexit.register
+def report():  # runs however `shopduck` exits
+    # VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork)
+    peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+    print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": peak_kb / 1024}))
+
 from pipelines.cli import run
-try:
-    run()  # what the `shopduck` console script runs
-except SystemExit as exit:
-    code = exit.code
-# VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork)
-peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
-print(json.dumps({"code": code, "seconds": time.perf_counter() - started, "rss_mb": peak_kb / 1024}))
+run()  # what the `shopduck` console script runs
 """
 
 
@@ -210,7 +211,7 @@ def shopduck(cwd: Path, env: dict[str, str], *args: str) -> dict:
         stdout, stderr = child.communicate()
     wall = time.perf_counter() - started
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    if child.returncode != 0 or not lines or json.loads(lines[-1])["code"] != 0:
+    if child.returncode != 0 or not lines:
         said = [line for line in stderr.splitlines() if line.startswith("shopduck: ")]
         raise Failed(said[0].removeprefix("shopduck: ") if said else stderr[-300:])
     result = json.loads(lines[-1])

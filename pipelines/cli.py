@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import psutil
 
@@ -392,7 +394,22 @@ def run() -> None:
     if sys.argv[1:2] and sys.argv[1] in LOADING_COMMANDS:
         do_without_unused_libraries()
         use_two_malloc_arenas()
-    sys.exit(main())
+    exit_without_teardown(main())
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """Exit with `code` as `sys.exit` would (atexit's handlers run: logging flushed,
+    multiprocessing's children stopped), less the interpreter's teardown, which frees one by
+    one the objects of every library a command imported: a third of a second of each load,
+    memory the system takes back at once. Where a thread still runs, the usual exit."""
+    others = [thread for thread in threading.enumerate() if thread is not threading.main_thread()]
+    if any(not thread.daemon for thread in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

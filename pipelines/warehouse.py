@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import dlt
@@ -39,6 +39,7 @@ from pipelines.settings import DATASET, DEFAULT_WAREHOUSE
 from pipelines.sql import Database, DuckDBDatabase, PostgresDatabase, lock_key
 
 log = logging.getLogger("shopduck")
+T = TypeVar("T")
 
 # The storage format new warehouse files are written in: the oldest that keeps what shopduck
 # needs (zstd for the JSON payloads), so that every DuckDB from 1.2 on opens the file: the
@@ -257,12 +258,16 @@ class DuckDBWarehouse(Warehouse):
         if self._kept:
             yield
             return
-        with self._open(read_only=False) as con:
-            self._kept.append((con, self._duckdb_destination(con)))
-            try:
-                yield
-            finally:
-                self._kept.clear()
+        with self._open(read_only=False) as con, self._keeping(con):
+            yield
+
+    @contextmanager
+    def _keeping(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        self._kept.append((con, self._duckdb_destination(con)))
+        try:
+            yield
+        finally:
+            self._kept.clear()
 
     def checkpoint(self) -> None:
         """DuckDB's checkpoint while the file is kept open: what the loads wrote to its
@@ -279,6 +284,9 @@ class DuckDBWarehouse(Warehouse):
     def connect(self, *, read_only: bool = False) -> Iterator[Database]:
         if self._kept:  # this process writes the file: a cursor of its connection reads too
             with self._kept[0][0].cursor() as cursor:
+                # under DuckDB's own memory limit, not the loads' (which would cramp the models'
+                # rebuild): dlt sets theirs again as each load borrows the connection
+                cursor.execute("reset global memory_limit")
                 yield DuckDBDatabase(cursor)
             return
         with self._open(read_only) as con:
@@ -307,8 +315,8 @@ class DuckDBWarehouse(Warehouse):
     def writer_lock(self, wait: float) -> Iterator[None]:
         """The writer lock that keeps two loads apart, and a writable DuckDB file (a notebook
         or `shopduck report` may hold it read-only). Waits at most `wait` seconds for each,
-        then fails with one clear line. (The file is not kept open past the check: a load's
-        connection carries its memory limit, which the models' rebuild must not inherit.)"""
+        then fails with one clear line. The file stays open while the lock is held: the
+        command's loads and queries share that connection (`kept_open`)."""
         lock_path = self.path.parent / f".{self.path.name}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + wait
@@ -320,14 +328,15 @@ class DuckDBWarehouse(Warehouse):
                 f"another shopduck load holds {self.path} (waited {wait:.0f}s)",
             )
             try:
-                _wait_until(
-                    lambda: open_duckdb(self.path).close(),
+                con = _wait_until(
+                    lambda: open_duckdb(self.path),
                     WarehouseLocked,
                     deadline,
                     f"{self.path} is open in another program (a notebook or `shopduck report`?); "
                     f"close it and run the load again",
                 )
-                yield
+                with con, self._keeping(con):
+                    yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -475,12 +484,13 @@ def _identifier(writer: str) -> str:
 
 
 def _wait_until(
-    attempt: Callable[[], object], busy: type[Exception], deadline: float, message: str
-) -> None:
+    attempt: Callable[[], T], busy: type[Exception], deadline: float, message: str
+) -> T:
+    """What `attempt` returns once it no longer fails with `busy`; `WarehouseBusy` with
+    `message` if it still does at `deadline`."""
     while True:
         try:
-            attempt()
-            return
+            return attempt()
         except busy:
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(message) from None

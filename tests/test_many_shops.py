@@ -15,12 +15,14 @@ from itertools import pairwise
 import duckdb
 import httpx
 import pytest
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
 
 from pipelines import cli, models, runner
 from pipelines.fetching import PAGES_IN_FLIGHT
 from pipelines.http import RetryPolicy, retry_after_seconds, standard_wait
 from pipelines.runner import load_shops
 from pipelines.shop import RunOptions
+from pipelines.warehouse import DUCKDB_MEMORY_LIMIT
 from simulators.server import Gauge, LeakyBucket
 from tests.helpers import query, run_load, shop_for
 from tests.test_cli import shop_env
@@ -120,14 +122,16 @@ def test_a_retry_after_date_is_honoured():
     assert 25 < (retry_after_seconds(response) or 0) <= 30
 
 
-def test_a_load_opens_the_duckdb_file_once_for_all_its_shops_and_its_models(
+def test_a_load_opens_the_duckdb_file_once_for_its_shops_and_its_models(
     simulator, warehouse, monkeypatch
 ):
-    """Every shop's load and the run's own queries (which shops the warehouse knows, the runs
-    recorded) share one connection: opening the file (and checkpointing it on closing) for
-    each shop's load was a quarter of a small shop's. Besides it, the writer lock's check that
-    the file is writable, and the models' rebuild, on a connection of its own (without the
-    loads' memory limit)."""
+    """The writer lock's check that the file is writable opens it, and that connection serves
+    the whole command: every shop's load, the run's own queries (which shops the warehouse
+    knows, the runs recorded) and the models' rebuild, which then reads what the loads have
+    just written from memory. Opening the file (and checkpointing it on closing) for each
+    shop's load was a quarter of a small shop's; for the models, a tenth of a second and a
+    cold read of the warehouse. The loads keep their memory limit and the models have
+    DuckDB's own."""
     for platform in PLATFORMS:
         for name, value in shop_env(platform, simulator(platform, orders=20), platform).items():
             monkeypatch.setenv(name, value)
@@ -140,18 +144,30 @@ def test_a_load_opens_the_duckdb_file_once_for_all_its_shops_and_its_models(
         return connect(database, *args, **kwargs)
 
     monkeypatch.setattr(duckdb, "connect", counted)
-    limits = []
+    models_limits, loads_limits = [], []
     refresh = models.refresh
 
     def noted(db):
-        limits.extend(db.rows("select current_setting('memory_limit')"))
+        models_limits.extend(db.rows("select current_setting('memory_limit')"))
         return refresh(db)
 
     monkeypatch.setattr(models, "refresh", noted)
+    open_connection = DuckDbSqlClient.open_connection
+
+    def opened_for_a_load(client):
+        con = open_connection(client)
+        loads_limits.extend(con.sql("select current_setting('memory_limit')").fetchall())
+        return con
+
+    monkeypatch.setattr(DuckDbSqlClient, "open_connection", opened_for_a_load)
     assert cli.main(["load", "--warehouse", str(warehouse)]) == 0
+    assert len(opened) == 1, opened
     with connect() as fresh:  # DuckDB's default, not the loads' limit
-        assert limits == fresh.execute("select current_setting('memory_limit')").fetchall()
-    assert len(opened) == 3, opened
+        assert models_limits == fresh.execute("select current_setting('memory_limit')").fetchall()
+        fresh.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        limited = fresh.execute("select current_setting('memory_limit')").fetchone()
+    # each shop's load, after the run's own queries on the connection, under the loads' limit
+    assert len(loads_limits) >= len(PLATFORMS) and set(loads_limits) == {limited}
     assert sum(orders_by_shop(warehouse).values()) == 5 * 20
 
 
