@@ -510,48 +510,59 @@ def many_shops(work: Path, count: int, orders: int) -> dict:
     }
 
 
-def postgres_vs_duckdb(work: Path, orders: int, share: float) -> dict:
-    """One Haravan shop of `orders` orders: a backfill, then an incremental load after `share`
-    of the orders changed, then a replay, into a fresh DuckDB file and a fresh Postgres database."""
+def postgres_vs_duckdb(work: Path, orders: int, share: float, repeat: int) -> dict:
+    """One Haravan shop of `orders` orders, into fresh DuckDB files and fresh Postgres
+    databases: backfills (median of `repeat`, each into a fresh warehouse), then, on the last
+    warehouse, an incremental load after `share` of the orders changed, then replays (median
+    of `repeat`)."""
     import psycopg2
 
     sim = SimulatorProcess("haravan", orders)
     database = "shopduck_bench"
     admin = psycopg2.connect(f"{POSTGRES}/postgres")
     admin.autocommit = True
+
+    def fresh(destination: str, attempt: int) -> tuple[Path, dict[str, str], tuple[str, ...]]:
+        directory = fresh_dir(work, f"pg-{destination}-{attempt}")
+        if destination == "duckdb":
+            return directory, sim.env(), ("--warehouse", str(directory / "w.duckdb"))
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {database}")
+            cur.execute(f"create database {database}")
+        env = {
+            **sim.env(),
+            "DESTINATION__POSTGRES__CREDENTIALS": f"{POSTGRES}/{database}",
+            "SHOPDUCK__PIPELINES_DIR": str(directory / "pipelines"),
+        }
+        return directory, env, ("--destination", "postgres")
+
     results = {}
     try:
         for destination in ("duckdb", "postgres"):
-            directory = fresh_dir(work, f"pg-{destination}")
-            if destination == "duckdb":
-                env, args = sim.env(), ("--warehouse", str(directory / "w.duckdb"))
-            else:
-                with admin.cursor() as cur:
-                    cur.execute(f"drop database if exists {database}")
-                    cur.execute(f"create database {database}")
-                env = {
-                    **sim.env(),
-                    "DESTINATION__POSTGRES__CREDENTIALS": f"{POSTGRES}/{database}",
-                    "SHOPDUCK__PIPELINES_DIR": str(directory / "pipelines"),
-                }
-                args = ("--destination", "postgres")
-            full = shopduck(directory, env, "load", *args)
+            fulls = []
+            for attempt in range(repeat):
+                directory, env, args = fresh(destination, attempt)
+                fulls.append(shopduck(directory, env, "load", *args))
             sim.touch(share)
             changed = round(share * orders)
             incremental = shopduck(directory, env, "load", *args)
-            try:
-                replay = shopduck(directory, env, "replay", *args)
-            except Failed as error:
-                replay = {"wall": None, "failed": str(error)}
+            replays, failed = [], None
+            for _ in range(repeat):
+                try:
+                    replays.append(shopduck(directory, env, "replay", *args)["wall"])
+                except Failed as error:
+                    failed = str(error)
+                    break
+            full, replay = median([r["wall"] for r in fulls]), median(replays) if replays else None
             results[destination] = {
-                "backfill_seconds": full["wall"],
-                "backfill_orders_per_s": orders / full["wall"],
+                "backfill_seconds": full,
+                "backfill_orders_per_s": orders / full,
                 "incremental_seconds": incremental["wall"],
                 "incremental_orders_per_s": changed / incremental["wall"],
-                "replay_seconds": replay["wall"],
-                "replay_orders_per_s": orders / replay["wall"] if replay["wall"] else None,
-                "replay_failed": replay.get("failed"),
-                "tree_mb": full["tree_mb"],
+                "replay_seconds": replay,
+                "replay_orders_per_s": orders / replay if replay else None,
+                "replay_failed": failed,
+                "tree_mb": median([r["tree_mb"] for r in fulls]),
             }
     finally:
         sim.stop()
@@ -828,7 +839,7 @@ def main() -> None:
         step(
             f"Postgres vs DuckDB, {args.pg_orders:,} Haravan orders and {args.pg_share:.0%} changed"
         )
-        r["postgres"] = postgres_vs_duckdb(work, args.pg_orders, args.pg_share)
+        r["postgres"] = postgres_vs_duckdb(work, args.pg_orders, args.pg_share, args.repeat)
     step(f"reporting over {args.report_orders:,} generated orders")
     r["reporting"] = reporting_query(work, args.report_orders, args.repeat)
     minutes = (time.perf_counter() - started) / 60
