@@ -400,7 +400,7 @@ def run() -> None:
 def exit_without_teardown(code: int) -> NoReturn:
     """Exit with `code` as `sys.exit` would (atexit's handlers run: logging flushed,
     multiprocessing's children stopped), less the interpreter's teardown, which frees one by
-    one the objects of every library a command imported: a third of a second of each load,
+    one the objects of every library a command imported: about a quarter of a second of each load,
     memory the system takes back at once. Where a thread still runs, the usual exit."""
     others = [thread for thread in threading.enumerate() if thread is not threading.main_thread()]
     if any(not thread.daemon for thread in others):

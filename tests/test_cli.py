@@ -398,8 +398,8 @@ atexit.register(lambda: sys.stderr.write(f"{PID}: atexit handlers ran\\n"))
 
 
 def test_a_command_exits_without_tearing_the_interpreter_down(simulator, warehouse, tmp_path):
-    """Freeing every object of the libraries a load imported, one by one, was a third of a
-    second of each command; the system frees the memory at once. What an exit must do still
+    """Freeing every object of the libraries a load imported, one by one, was about a quarter
+    of a second of each command; the system frees the memory at once. What an exit must do still
     happens: atexit's handlers run, the output is complete, the exit code is the command's."""
     env = shop_env("haravan", simulator("haravan", orders=30), "north")
     process = shopduck(
