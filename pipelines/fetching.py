@@ -10,8 +10,8 @@ import asyncio
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import aclosing
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import aclosing, closing
 from pathlib import Path
 from types import TracebackType
 
@@ -166,6 +166,21 @@ async def fetch_into(
         spool.fail(error)
     else:
         spool.finish(fetched)
+
+
+def read_into(spool: Spool, pages: Generator[Page, None, None]) -> None:
+    """Write pages read from elsewhere (a replay's, from the warehouse) into a spool, as
+    `fetch_into` writes fetched ones: a failure ends the spool, nothing is raised."""
+    try:
+        with closing(pages):
+            for page in pages:
+                spool.append(page)
+    except SpoolClosed:
+        spool.fail(SpoolClosed("the spool was closed before the reading ended"))
+    except Exception as error:
+        spool.fail(error)
+    else:
+        spool.finish(Fetched())
 
 
 def fetch_in_background(

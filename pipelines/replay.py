@@ -10,7 +10,7 @@ flagged."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 
 import msgspec
@@ -97,7 +97,9 @@ def stored_shops(warehouse: Warehouse) -> set[tuple[str, str]]:
     return {(platform, shop) for platform, shop in rows}
 
 
-def stored_pages(warehouse: Warehouse, shop: Shop, kept: KeptPayloads) -> Iterator[Page]:
+def stored_pages(
+    warehouse: Warehouse, shop: Shop, kept: KeptPayloads
+) -> Generator[Page, None, None]:
     """The shop's kept payloads, PAGE_ORDERS at a time, as compact JSON: every order's last
     loaded payload (noted in `kept`), then the quarantined payloads, each streamed by one
     query so memory stays flat."""

@@ -15,7 +15,7 @@ import queue
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,11 +27,10 @@ import dlt
 
 from pipelines.batches import KeptPayloads
 from pipelines.errors import one_line
-from pipelines.fetching import FetchLoop, Spool
+from pipelines.fetching import FetchLoop, Spool, read_into
 from pipelines.mapping import MappingPool, usable_cores
 from pipelines.models import has_data
 from pipelines.paging import Page
-from pipelines.platform import Fetched
 from pipelines.settings import DATASET, use_dlt_settings
 from pipelines.shop import RunOptions, Shop
 from pipelines.source import (
@@ -134,7 +133,7 @@ def load_shops(
     progress: str = "none",
     *,
     only: Mapping[tuple[str, str], Sequence[str]] | None = None,
-    stored: Callable[[Shop, KeptPayloads], Iterable[Page]] | None = None,
+    stored: Callable[[Shop, KeptPayloads], Generator[Page, None, None]] | None = None,
 ) -> list[ShopResult]:
     """Fetch every shop at once, each paced by its own rate limit; extract each (mapping on
     every core) as its fetch finishes (a few, while the loader is idle or for a large
@@ -186,10 +185,8 @@ def load_shops(
             run = ShopRun(result, lock, pipeline, writing, pending, ids, spool, kept)
             if stored is None:
                 fetching.fetch(spool, platform, shop, cursor, options, ids)
-            else:
-                for page in stored(shop, kept):
-                    spool.append(page)
-                spool.finish(Fetched())
+            else:  # read on a thread: the shop is mapped while its pages are read
+                reading.submit(read_into, spool, stored(shop, kept))
             return run
         except ShopBusy:
             result.skipped = True
@@ -255,6 +252,7 @@ def load_shops(
         MappingPool(preload) as mapping,
         ThreadPoolExecutor(max_workers=usable_cores()) as extractors,
         ThreadPoolExecutor(max_workers=EXTRACTIONS_WHILE_FETCHING) as while_fetching,
+        ThreadPoolExecutor(max_workers=1) as reading,  # a replay's pages, shop after shop
     ):
         in_warehouse = shops_in_warehouse(warehouse)
         # The shops not yet extracting, and those extracting; once extracted, only the queued

@@ -284,9 +284,12 @@ class DuckDBWarehouse(Warehouse):
     def connect(self, *, read_only: bool = False) -> Iterator[Database]:
         if self._kept:  # this process writes the file: a cursor of its connection reads too
             with self._kept[0][0].cursor() as cursor:
-                # under DuckDB's own memory limit, not the loads' (which would cramp the models'
-                # rebuild): dlt sets theirs again as each load borrows the connection
-                cursor.execute("reset global memory_limit")
+                if not read_only:
+                    # under DuckDB's own memory limit, not the loads' (which would cramp the
+                    # models' rebuild): dlt sets theirs again as each load borrows the
+                    # connection. Not for a reader: a replay reads its payloads while a load
+                    # runs, which must keep its limit.
+                    cursor.execute("reset global memory_limit")
                 yield DuckDBDatabase(cursor)
             return
         with self._open(read_only) as con:

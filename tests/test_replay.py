@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from datetime import UTC, datetime
 
 import dlt
 import pytest
 
-from pipelines import cli
+from pipelines import cli, runner
+from pipelines import replay as replaying
 from pipelines.errors import ShopduckError
 from pipelines.reconcile import reconcile_shops
 from pipelines.replay import replay_shops, shops_to_replay
 from pipelines.runner import pipeline_name
 from pipelines.shop import RunOptions
-from pipelines.warehouse import as_warehouse
+from pipelines.warehouse import DUCKDB_MEMORY_LIMIT, as_warehouse
 from platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
@@ -215,6 +217,58 @@ def test_a_replay_writes_only_the_payloads_it_changes(simulator, warehouse, monk
     assert {i: row for i, row in after.items() if i != secret} == {
         i: row for i, row in before.items() if i not in (secret, broken)
     }
+
+
+def test_a_replay_maps_a_shop_while_its_payloads_are_still_read(simulator, warehouse, monkeypatch):
+    """A shop's payloads are read from the warehouse on a thread of their own, and its mapping
+    begins once READ_EARLY_ORDERS of them are read, as a backfill's begins while it is still
+    fetched: reading 20,000 Haravan payloads took half a second before the first was mapped."""
+    sim = simulator("haravan", orders=80)
+    shop = shop_for("haravan", sim)
+    assert run_load([shop], warehouse)[0].ok
+    monkeypatch.setattr(runner, "READ_EARLY_ORDERS", 20)
+    monkeypatch.setattr(replaying, "PAGE_ORDERS", 10)
+    extracting = threading.Event()
+    extract = runner._extract
+
+    def noted(run, *args):
+        extracting.set()
+        return extract(run, *args)
+
+    monkeypatch.setattr(runner, "_extract", noted)
+    stored_pages, began = replaying.stored_pages, []
+
+    def read_slowly(*args):
+        for number, page in enumerate(stored_pages(*args), 1):
+            yield page
+            if number == 3:  # 30 payloads read, 50 to come
+                began.append(extracting.wait(timeout=10))
+
+    monkeypatch.setattr(replaying, "stored_pages", read_slowly)
+    damage(warehouse)
+    [result] = replay([shop], warehouse)
+    assert result.ok and began == [True]
+    assert warehouse_totals(warehouse, "haravan", shop.name) == expected_totals(
+        "haravan", sim.store
+    )
+
+
+def test_reading_the_warehouse_in_a_run_leaves_the_loads_memory_limit(warehouse):
+    """In a run, shopduck's own queries run on cursors of the loads' connection: a writer's
+    (the models' rebuild) under DuckDB's own memory limit, a reader's (a replay reading its
+    payloads while an earlier shop loads) under the limit the load has set."""
+    kept = as_warehouse(warehouse)
+    limit = "select current_setting('memory_limit')"
+    with kept.kept_open():
+        with kept.connect() as db:
+            default = db.rows(limit)
+            db.script(f"set global memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            loads = db.rows(limit)
+        assert loads != default
+        with kept.connect(read_only=True) as db:
+            assert db.rows(limit) == loads
+        with kept.connect() as db:
+            assert db.rows(limit) == default
 
 
 def test_the_replay_command_names_each_shop_and_refuses_an_empty_choice(
