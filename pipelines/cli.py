@@ -378,8 +378,8 @@ def stop_mapping_processes() -> None:
                 process.kill()
 
 
-# The loading commands: their process is lean (`pipelines.lean`): without pandas and
-# SQLAlchemy, which a load would otherwise import (62 MB), and two malloc arenas.
+# The loading commands: their process is lean (`pipelines.lean`): without pandas, SQLAlchemy
+# and httpx's command line, which a load would otherwise import (67 MB), and two malloc arenas.
 LOADING_COMMANDS = frozenset({"load", "replay"})
 
 
