@@ -22,10 +22,14 @@ COMMON_OPTION_KEYS = ("timezone", "rate_limit")
 DLT_SETTINGS = {
     # a loaded package's files are in the warehouse: kept, they would grow the pipeline folder
     "LOAD__DELETE_COMPLETED_JOBS": "true",
-    # each table's rows of a package in files of about 2 MB (compressed parquet): a load job,
-    # and on DuckDB the memory of its transaction, covers one file, not all the raw payloads
-    # of a large backfill at once (50,000 Haravan orders: 177 MB of JSON)
+    # each table's rows of a package in files of about 2 MB (compressed parquet): a load job
+    # covers one file, not all the raw payloads of a large backfill at once (50,000 Haravan
+    # orders: 177 MB of JSON)
     "DATA_WRITER__FILE_MAX_BYTES": "2000000",
+    # each item written as it comes, as a parquet row group of its own: shopduck hands dlt
+    # batches of thousands of rows, and payloads in slices of 2 MB (`pipelines.batches`), which
+    # the default buffer of 5,000 rows would join into row groups too large for DuckDB's memory
+    "DATA_WRITER__BUFFER_MAX_ITEMS": "1",
     # dlt's anonymous usage telemetry: a request to dlthub's collector from every step of every
     # shop's pipeline (three a shop a run; a scheduled run of hundreds of shops sends hundreds),
     # waited for when the process exits. A load talks to its shops and its warehouse only;

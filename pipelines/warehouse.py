@@ -65,10 +65,11 @@ class WarehouseUnavailable(ShopduckError):
 
 # DuckDB takes 80 % of RAM by default; loads spill to disk beyond this limit instead. Its buffer
 # pool also keeps what it read up to the limit, across the loads of a run: 50 small shops
-# peaked 130 MB higher at 256MB. A load job must fit (one file of raw payloads: a 4 MB file,
-# 42 MB of JSON, failed at 64MB), so the files are kept at 2 MB (settings.DLT_SETTINGS), the
-# same margin as 4 MB files had at 256MB. A large reporting model may want more:
-# `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
+# peaked 130 MB higher at 256MB. What must fit is the parquet row group being read, 2,048 rows
+# at a time (40 MB of payloads in one row group failed at 128MB; in row groups of 2 MB, 160 MB
+# loaded in one job), so payloads are written in row groups of 2 MB (`pipelines.batches`). A
+# large reporting model may want more: `[shopduck] duckdb_memory_limit`
+# (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
 DUCKDB_MEMORY_LIMIT = "128MB"
 LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 Haravan orders with their payloads
 DLT_LOAD_WORKERS = 20  # dlt's default

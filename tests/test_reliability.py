@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -316,3 +318,32 @@ def test_no_secret_reaches_output_logs_traces_or_the_warehouse(
             texts.append(repr(con.execute(f'select * from "{schema}"."{name}"').fetchall()))
     for secret in SIMULATORS["spiffy"].credentials.values():
         assert not [t for t in texts if secret in t]
+
+
+@pytest.mark.parametrize("compressible", [False, True], ids=["varied", "repetitive"])
+def test_large_orders_load_within_the_loads_memory_limit(compressible, simulator, warehouse):
+    """DuckDB reads a parquet row group 2,048 rows at a time: 2,000 orders of 20 KB each (many
+    lines, long notes) in one row group needed more than the loads' 128MB, and the shop failed
+    every run with "Out of Memory Error", whether its payloads compress well or hardly."""
+    sim = simulator("haravan", orders=2000)
+    filler = random.Random(7)
+
+    def large(path: str, body):
+        for order in body.get("orders", []) if isinstance(body, dict) else []:
+            phrase = (
+                "lorem ipsum dolor sit amet "
+                if compressible
+                else "".join(filler.choices(string.ascii_letters + " ", k=100))
+            )
+            order["note"] = (phrase * 800)[:20_000]
+        return body
+
+    sim.rewrites.append(large)
+    [result] = run_load([shop_for("haravan", sim)], warehouse)
+    assert result.ok, result.error
+    assert query(
+        warehouse, "select count(*), min(length(cast(payload as varchar))) from commerce.raw_orders"
+    ) == [(2000, pytest.approx(23_000, rel=0.1))]
+    assert warehouse_totals(warehouse, "haravan", "test-haravan") == expected_totals(
+        "haravan", sim.store
+    )
