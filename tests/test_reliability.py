@@ -347,3 +347,20 @@ def test_large_orders_load_within_the_loads_memory_limit(compressible, simulator
     assert warehouse_totals(warehouse, "haravan", "test-haravan") == expected_totals(
         "haravan", sim.store
     )
+
+
+def test_a_load_out_of_duckdb_memory_says_how_to_raise_the_limit(simulator, warehouse, monkeypatch):
+    """The shop's one line names the setting, and its package loads on the next run once the
+    limit is raised."""
+    sim = simulator("haravan", orders=600)
+    shop = shop_for("haravan", sim)
+    monkeypatch.setenv("SHOPDUCK__DUCKDB_MEMORY_LIMIT", "2MB")
+    [result] = run_load([shop], warehouse)
+    assert not result.ok and result.error.startswith("OutOfMemoryException: Out of Memory Error")
+    assert result.error.endswith("([shopduck] duckdb_memory_limit, SHOPDUCK__DUCKDB_MEMORY_LIMIT)")
+    monkeypatch.delenv("SHOPDUCK__DUCKDB_MEMORY_LIMIT")
+    [result] = run_load([shop], warehouse)
+    assert result.ok and result.stats.fetched == 0  # nothing fetched again: the package loaded
+    assert warehouse_totals(warehouse, "haravan", shop.name) == expected_totals(
+        "haravan", sim.store
+    )
