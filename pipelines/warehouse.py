@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import dlt
@@ -207,6 +207,15 @@ class Warehouse(ABC):
         """Create what must exist before dlt creates the rest (called before every load)."""
 
 
+class _Kept(NamedTuple):
+    """The connection a run keeps open, the dlt destination on it, and DuckDB's own memory
+    limit (read as the file is opened, before a load sets the loads')."""
+
+    con: duckdb.DuckDBPyConnection
+    destination: Destination
+    own_limit: str
+
+
 @dataclass(frozen=True)
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file: one writer at a time (a file lock), readers when no writer has it."""
@@ -214,9 +223,7 @@ class DuckDBWarehouse(Warehouse):
     path: Path
     kind: ClassVar[str] = "duckdb"
     # while `kept_open`: the connection every load and query shares, and the destination on it
-    _kept: list[tuple[duckdb.DuckDBPyConnection, Destination]] = field(
-        default_factory=list, repr=False, compare=False
-    )
+    _kept: list[_Kept] = field(default_factory=list, repr=False, compare=False)
 
     def load_workers(self, package_bytes: int) -> int:
         """One job at a time for a large package: DuckDB holds a job's rows in this process's
@@ -235,7 +242,7 @@ class DuckDBWarehouse(Warehouse):
         return str(self.path)
 
     def destination(self, writer: str) -> Destination:
-        return self._kept[0][1] if self._kept else self._destination
+        return self._kept[0].destination if self._kept else self._destination
 
     @cached_property
     def _destination(self) -> Destination:
@@ -264,7 +271,10 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def _keeping(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        self._kept.append((con, self._duckdb_destination(con)))
+        own_limit = con.execute("select current_setting('memory_limit')").fetchone()
+        self._kept.append(
+            _Kept(con, self._duckdb_destination(con), own_limit[0] if own_limit else "")
+        )
         try:
             yield
         finally:
@@ -277,20 +287,22 @@ class DuckDBWarehouse(Warehouse):
         if not self._kept:
             return
         try:
-            self._kept[0][0].execute("checkpoint")
+            self._kept[0].con.execute("checkpoint")
         except duckdb.Error as error:  # not a shop's failure: the file is checkpointed on closing
             log.warning("checkpointing %s failed: %s", self.path, one_line(error))
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[Database]:
         if self._kept:  # this process writes the file: a cursor of its connection reads too
-            with self._kept[0][0].cursor() as cursor:
+            kept = self._kept[0]
+            with kept.con.cursor() as cursor:
                 if not read_only:
-                    # under DuckDB's own memory limit, not the loads' (which would cramp the
-                    # models' rebuild): dlt sets theirs again as each load borrows the
-                    # connection. Not for a reader: a replay reads its payloads while a load
-                    # runs, which must keep its limit.
-                    cursor.execute("reset global memory_limit")
+                    # Under DuckDB's own memory limit, not the loads' (the checks over 250,000
+                    # orders ran out of it); dlt sets theirs again as each load borrows the
+                    # connection. Set, not RESET: that resets the setting's value but leaves
+                    # the limit DuckDB enforces (DuckDB 1.5). Not for a reader: a replay reads
+                    # its payloads while a load runs, which must keep its limit.
+                    cursor.execute(f"set global memory_limit = '{kept.own_limit}'")
                 yield DuckDBDatabase(cursor)
             return
         with self._open(read_only) as con:
