@@ -68,7 +68,8 @@ class WarehouseUnavailable(ShopduckError):
 # peaked 130 MB higher at 256MB. What must fit is the parquet row group being read, 2,048 rows
 # at a time (40 MB of payloads in one row group failed at 128MB; in row groups of 2 MB, 160 MB
 # loaded in one job), so payloads are written in row groups of 2 MB (`pipelines.batches`). A
-# large reporting model may want more: `[shopduck] duckdb_memory_limit`
+# loading command runs all its queries under it, the models' rebuild too (they spill as well;
+# a model that still runs out of it asks for more): `[shopduck] duckdb_memory_limit`
 # (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
 DUCKDB_MEMORY_LIMIT = "128MB"
 LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 Haravan orders with their payloads
@@ -84,6 +85,10 @@ create table if not exists {DATASET}.raw_orders (
     platform varchar not null, shop varchar not null, order_id varchar not null,
     updated_at timestamptz, payload json using compression zstd
 )"""
+
+
+def _loads_memory_limit() -> str:
+    return str(dlt.config.get("shopduck.duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT)
 
 
 def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -208,12 +213,10 @@ class Warehouse(ABC):
 
 
 class _Kept(NamedTuple):
-    """The connection a run keeps open, the dlt destination on it, and DuckDB's own memory
-    limit (read as the file is opened, before a load sets the loads')."""
+    """The connection a run keeps open and the dlt destination on it."""
 
     con: duckdb.DuckDBPyConnection
     destination: Destination
-    own_limit: str
 
 
 @dataclass(frozen=True)
@@ -251,10 +254,9 @@ class DuckDBWarehouse(Warehouse):
         return self._duckdb_destination(str(self.path))
 
     def _duckdb_destination(self, file: str | duckdb.DuckDBPyConnection) -> Destination:
-        limit = dlt.config.get("shopduck.duckdb_memory_limit") or DUCKDB_MEMORY_LIMIT
         return capabilities_once(
             dlt.destinations.duckdb(
-                DuckDbCredentials(file, global_config={"memory_limit": str(limit)})
+                DuckDbCredentials(file, global_config={"memory_limit": _loads_memory_limit()})
             )
         )
 
@@ -271,10 +273,10 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def _keeping(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        own_limit = con.execute("select current_setting('memory_limit')").fetchone()
-        self._kept.append(
-            _Kept(con, self._duckdb_destination(con), own_limit[0] if own_limit else "")
-        )
+        # The whole command under the loads' limit (dlt sets it again as each load borrows the
+        # connection): its own queries too, the models' rebuild and the checks among them.
+        con.execute(f"set global memory_limit = '{_loads_memory_limit()}'")
+        self._kept.append(_Kept(con, self._duckdb_destination(con)))
         try:
             yield
         finally:
@@ -294,15 +296,7 @@ class DuckDBWarehouse(Warehouse):
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[Database]:
         if self._kept:  # this process writes the file: a cursor of its connection reads too
-            kept = self._kept[0]
-            with kept.con.cursor() as cursor:
-                if not read_only:
-                    # Under DuckDB's own memory limit, not the loads' (the checks over 250,000
-                    # orders ran out of it); dlt sets theirs again as each load borrows the
-                    # connection. Set, not RESET: that resets the setting's value but leaves
-                    # the limit DuckDB enforces (DuckDB 1.5). Not for a reader: a replay reads
-                    # its payloads while a load runs, which must keep its limit.
-                    cursor.execute(f"set global memory_limit = '{kept.own_limit}'")
+            with self._kept[0].con.cursor() as cursor:
                 yield DuckDBDatabase(cursor)
             return
         with self._open(read_only) as con:
