@@ -24,15 +24,15 @@ import pyarrow.compute as pc
 from transforms.batch import MappedBatch
 from transforms.tables import RAW_ORDERS, RESET_MARKER, TABLES, to_arrow
 
-# Change times are compared as microseconds since the epoch: arrow gives them as integers at
-# once, where building a datetime with its time zone for each (`to_pylist`) took 7 microseconds,
-# a third of a second of every 50,000 orders loaded.
 # Payloads reach dlt in slices of at most this much JSON, each written as a parquet row group of
 # its own (settings.DLT_SETTINGS): DuckDB reads a row group 2,048 rows at a time, and a load
 # failed at its 128MB when 2,000 orders of 20 KB made one row group of 40 MB; in row groups of
 # 2 MB, one load job took 160 MB of such payloads.
 SLICE_BYTES = 2_000_000
 PAYLOAD = "payload"  # the column of raw_orders and quarantine that holds them
+# Change times are compared as microseconds since the epoch: arrow gives them as integers at
+# once, where building a datetime with its time zone for each (`to_pylist`) took 7 microseconds,
+# a third of a second of every 50,000 orders loaded.
 UNKNOWN = -(2**63)  # the change time of a copy that could not be mapped: before any other
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -68,9 +68,9 @@ class WarehouseUnavailable(ShopduckError):
 # peaked 130 MB higher at 256MB. What must fit is the parquet row group being read, 2,048 rows
 # at a time (40 MB of payloads in one row group failed at 128MB; in row groups of 2 MB, 160 MB
 # loaded in one job), so payloads are written in row groups of 2 MB (`pipelines.batches`). A
-# loading command runs all its queries under it, the models' rebuild too (they spill as well;
-# a model that still runs out of it asks for more): `[shopduck] duckdb_memory_limit`
-# (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
+# loading command runs all its queries under it, the models' rebuild too (they spill as well:
+# five platforms of 50,000 orders each rebuild within it); where one still runs out, raise it:
+# `[shopduck] duckdb_memory_limit` (SHOPDUCK__DUCKDB_MEMORY_LIMIT).
 DUCKDB_MEMORY_LIMIT = "128MB"
 LARGE_PACKAGE_BYTES = 8_000_000  # compressed: some 10,000 Haravan orders with their payloads
 DLT_LOAD_WORKERS = 20  # dlt's default
