@@ -274,9 +274,9 @@ def _marked(chunks: Iterable[Chunk], kept: KeptPayloads | None = None) -> Iterat
         table = pa.concat_tables(tables)
         if kept is not None and name == RAW_ORDERS.name:
             table = kept.changed(table)
-        parts = _slices(table, PAYLOAD) if PAYLOAD in table.column_names else [table]
-        for part in parts:
-            yield dlt.mark.with_table_name(part, name)
+        pieces = _slices(table, PAYLOAD) if PAYLOAD in table.column_names else [table]
+        for piece in pieces:
+            yield dlt.mark.with_table_name(piece, name)
 
 
 def _slices(table: pa.Table, column: str) -> Iterator[pa.Table]:
