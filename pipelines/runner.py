@@ -351,12 +351,7 @@ def _load(warehouse: Warehouse, pipeline: dlt.Pipeline, result: ShopResult) -> N
         workers = warehouse.load_workers(_package_bytes(pipeline))
         result.load_info = str(pipeline.load(workers=workers))
     except Exception as error:
-        result.error = one_line(error)
-        if result.error.startswith("OutOfMemoryException"):  # DuckDB's; the package waits
-            result.error += (
-                "; the package is kept for the next run: if it fails again, raise the loads' "
-                "limit ([shopduck] duckdb_memory_limit, SHOPDUCK__DUCKDB_MEMORY_LIMIT)"
-            )
+        result.error = warehouse.load_error(error)
         log.debug("%s: load failed: %s", result.shop.label, result.error)
     result.seconds += time.monotonic() - started
 

@@ -163,6 +163,10 @@ class Warehouse(ABC):
         """How many of a package's load jobs dlt runs at once."""
         return DLT_LOAD_WORKERS
 
+    def load_error(self, error: BaseException) -> str:
+        """A failed load's error as the shop's one line."""
+        return one_line(error)
+
     @abstractmethod
     def describe(self) -> str:
         """The warehouse for messages, never with a password."""
@@ -240,6 +244,16 @@ class DuckDBWarehouse(Warehouse):
     @property
     def pipelines_dir(self) -> Path:  # type: ignore[override]
         return self.path.parent / ".shopduck" / self.path.name
+
+    def load_error(self, error: BaseException) -> str:
+        """With what to do where DuckDB ran out of the loads' memory: the package waits."""
+        line = one_line(error)
+        if line.startswith("OutOfMemoryException"):  # DuckDB's, unwrapped from dlt's
+            line += (
+                "; the package is kept for the next run: if it fails again, raise the loads' "
+                "limit ([shopduck] duckdb_memory_limit, SHOPDUCK__DUCKDB_MEMORY_LIMIT)"
+            )
+        return line
 
     def describe(self) -> str:
         return str(self.path)
