@@ -29,6 +29,9 @@ from simulators.server import Simulator
 from transforms.tables import Table
 
 FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.2, timeout=1.0)
+# the memory limit DuckDB enforces (`current_setting('memory_limit')` gives the setting's value,
+# which `RESET` changes alone)
+ENFORCED_LIMIT = "select memory_limit from pragma_database_size()"
 
 
 def table_row(table: Table, **values: object) -> dict[str, object]:

@@ -24,7 +24,7 @@ from pipelines.runner import load_shops
 from pipelines.shop import RunOptions
 from pipelines.warehouse import DUCKDB_MEMORY_LIMIT
 from simulators.server import Gauge, LeakyBucket
-from tests.helpers import query, run_load, shop_for
+from tests.helpers import ENFORCED_LIMIT, query, run_load, shop_for
 from tests.test_cli import shop_env
 
 PLATFORMS = ("flickrocket", "haravan", "lunasoft", "merchantpro", "spiffy")
@@ -120,10 +120,6 @@ def test_a_retry_after_date_is_honoured():
         429, headers={"Retry-After": moment.strftime("%a, %d %b %Y %H:%M:%S GMT")}
     )
     assert 25 < (retry_after_seconds(response) or 0) <= 30
-
-
-# the memory limit DuckDB enforces (`current_setting` gives the setting's value)
-ENFORCED_LIMIT = "select memory_limit from pragma_database_size()"
 
 
 def test_a_load_opens_the_duckdb_file_once_for_its_shops_and_its_models(

@@ -24,7 +24,7 @@ from pipelines.warehouse import DUCKDB_MEMORY_LIMIT, as_warehouse
 from platforms import PLATFORMS
 from simulators.registry import SIMULATORS
 from tests.expected import expected_totals, warehouse_totals
-from tests.helpers import fresh_postgres_warehouse, rows, run_load, shop_for
+from tests.helpers import ENFORCED_LIMIT, fresh_postgres_warehouse, rows, run_load, shop_for
 
 DAMAGE = [  # what a mapping bug might have left in the tables
     "delete from commerce.order_lines where line_id in "
@@ -274,14 +274,13 @@ def test_every_query_of_a_run_is_under_the_loads_memory_limit(warehouse):
     models' rebuild) and readers (a replay reading its payloads while an earlier shop loads)
     alike, under the limit DuckDB enforces for the loads (not only the setting's value)."""
     kept = as_warehouse(warehouse)
-    limit = "select memory_limit from pragma_database_size()"  # the limit DuckDB enforces
     with duckdb.connect() as fresh:
         fresh.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        loads = fresh.execute(limit).fetchall()
+        loads = fresh.execute(ENFORCED_LIMIT).fetchall()
     with kept.kept_open():
         for read_only in (False, True):
             with kept.connect(read_only=read_only) as db:
-                assert db.rows(limit) == loads
+                assert db.rows(ENFORCED_LIMIT) == loads
 
 
 def test_the_replay_command_names_each_shop_and_refuses_an_empty_choice(
