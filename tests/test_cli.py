@@ -455,3 +455,17 @@ def test_a_load_interrupted_within_dlts_load_step_answers_at_once(
     assert loading.exists(), process.communicate()[1]
     assert_interrupted_at_once(process, sig, code)
     assert_rerun_is_exact(warehouse, env, sim, "north")  # no hooks
+
+
+def test_a_load_step_failing_in_a_lean_process_says_its_cause(simulator, warehouse):
+    """dlt builds the error of a failed step with its command line's helpers, which import
+    click: where a loading process made click unimportable, every failed load said "No module
+    named 'click'" instead of its cause (here DuckDB out of memory, with what to do)."""
+    env = shop_env("haravan", simulator("haravan", orders=600), "north")
+    process = shopduck(
+        "load", "--warehouse", str(warehouse), env={**env, "SHOPDUCK__DUCKDB_MEMORY_LIMIT": "2MB"}
+    )
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert err.startswith("shopduck: haravan/north: OutOfMemoryException: Out of Memory Error"), err
+    assert "SHOPDUCK__DUCKDB_MEMORY_LIMIT)" in err and "click" not in err
