@@ -52,6 +52,7 @@ class MappingPool:
         self._preload = sorted({__name__, "transforms.batch", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._owns_server = False  # whether this pool started the fork server
 
     def __enter__(self) -> MappingPool:
         return self
@@ -65,11 +66,15 @@ class MappingPool:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers (their memory is not needed while loading)."""
+        """Stop the workers, and the fork server if this pool started it: their memory (the
+        server's, 40-50 MB, idle once the workers are forked) is not needed while loading."""
         with self._lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+            if self._owns_server:
+                stop_fork_server()
+                self._owns_server = False
 
     def start_server(self) -> None:
         """Start the fork server now, from the main thread, ignoring Ctrl-C. Ctrl-C reaches
@@ -84,15 +89,22 @@ class MappingPool:
         multiprocessing.get_context("forkserver").set_forkserver_preload(self._preload)
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            forkserver.ensure_running()
+            with self._lock:
+                self._ensure_server()
         finally:
             signal.signal(signal.SIGINT, previous)
+
+    def _ensure_server(self) -> None:
+        """Start the fork server unless it runs (holding the lock)."""
+        self._owns_server |= not fork_server_running()
+        forkserver.ensure_running()
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(self._preload)
+                self._ensure_server()
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_prepare_worker
                 )
@@ -182,6 +194,20 @@ def _prepare_worker() -> None:
     `pipelines.lean`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     do_without_unused_libraries()
+
+
+def fork_server_running() -> bool:
+    """Whether this process has started multiprocessing's fork server (and not stopped it)."""
+    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
+
+
+def stop_fork_server() -> None:
+    """Stop multiprocessing's fork server, once no process it forked runs (it reports their
+    exit codes). multiprocessing has no public way: this is what its own tests do; a Python
+    without it keeps the server until the process exits, as before."""
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def usable_cores() -> int:
