@@ -172,6 +172,28 @@ def test_a_load_opens_the_duckdb_file_once_for_its_shops_and_its_models(
     assert sum(orders_by_shop(warehouse).values()) == 5 * 20
 
 
+def test_the_loads_are_checkpointed_into_the_file_before_the_models_are_rebuilt(
+    simulator, warehouse, monkeypatch
+):
+    """The rebuild and the checkpoint as the file closed held DuckDB's memory for the loads'
+    data and the models' at once: the peak of a backfill's whole process tree."""
+    for name, value in shop_env("haravan", simulator("haravan", orders=20), "north").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runner, "IDLE_SECONDS", 60.0)  # no checkpoint while idle
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    written = []
+    refresh = models.refresh
+
+    def noted(db):
+        written.append(wal.exists() and wal.stat().st_size > 0)
+        return refresh(db)
+
+    monkeypatch.setattr(models, "refresh", noted)
+    assert cli.main(["load", "--warehouse", str(warehouse)]) == 0
+    assert written == [False], written  # nothing left in the write-ahead log
+    assert orders_by_shop(warehouse) == {"north": 20}
+
+
 def test_the_shops_of_a_run_share_one_tls_context(simulator, warehouse, monkeypatch):
     """Each client making its own loads the certificate authorities again: seconds of CPU
     for a run of many shops, before their first requests."""
