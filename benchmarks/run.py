@@ -719,7 +719,7 @@ def rows_of(args: argparse.Namespace, r: dict) -> list[tuple[str, str, str, bool
         rows.append(
             (
                 f"N = {m['shops']} shops x {args.shop_orders:,}: orders/s / bound",
-                f"{m['orders_per_s']:,.0f} / {m['bound_orders_per_s']:,.0f} = {m['efficiency']:.0%}",
+                f"{m['orders_per_s']:,.0f} / {m['bound_orders_per_s']:,.0f} = {m['efficiency']:.1%}",
                 f">= {target:.0%}" if target else "",
                 None if target is None else m["efficiency"] >= target,
             )
