@@ -268,6 +268,9 @@ class DuckDBWarehouse(Warehouse):
         return self._duckdb_destination(str(self.path))
 
     def _duckdb_destination(self, file: str | duckdb.DuckDBPyConnection) -> Destination:
+        # The limit also on the kept connection, which has it already: dlt sets it again each
+        # time a load borrows the connection, and DuckDB then returns the memory it freed to
+        # the system (without it, 20,000 orders peaked at 408-429 MB against 362-374).
         return capabilities_once(
             dlt.destinations.duckdb(
                 DuckDbCredentials(file, global_config={"memory_limit": _loads_memory_limit()})
