@@ -52,7 +52,6 @@ class MappingPool:
         self._preload = sorted({__name__, "transforms.batch", *preload})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._owns_server = False  # whether this pool started the fork server
 
     def __enter__(self) -> MappingPool:
         return self
@@ -66,15 +65,14 @@ class MappingPool:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers, and the fork server if this pool started it: their memory (the
-        server's, 40-50 MB, idle once the workers are forked) is not needed while loading."""
+        """Stop the workers, and the fork server once no pool has workers (see `FORK_SERVER`):
+        their memory is not needed while loading."""
         with self._lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
-            if self._owns_server:
-                stop_fork_server()
-                self._owns_server = False
+                FORK_SERVER.workers_stopped()
+            FORK_SERVER.stop_if_unused()
 
     def start_server(self) -> None:
         """Start the fork server now, from the main thread, ignoring Ctrl-C. Ctrl-C reaches
@@ -89,25 +87,20 @@ class MappingPool:
         multiprocessing.get_context("forkserver").set_forkserver_preload(self._preload)
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            with self._lock:
-                self._ensure_server()
+            FORK_SERVER.start()
         finally:
             signal.signal(signal.SIGINT, previous)
-
-    def _ensure_server(self) -> None:
-        """Start the fork server unless it runs (holding the lock)."""
-        self._owns_server |= not fork_server_running()
-        forkserver.ensure_running()
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(self._preload)
-                self._ensure_server()
+                FORK_SERVER.start()
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_prepare_worker
                 )
+                FORK_SERVER.workers_started()
             return self._executor
 
     def map(self, job: MappingJob, pages: Iterable[Page]) -> Iterator[tuple[MappedBatch, int]]:
@@ -194,6 +187,45 @@ def _prepare_worker() -> None:
     `pipelines.lean`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     do_without_unused_libraries()
+
+
+class ForkServer:
+    """multiprocessing's fork server as the mapping pools of a process share it. Once the
+    mapping is done it is idle (30-50 MB, through the load step where a backfill's memory
+    peaks), so it is stopped when no pool has workers left, if a pool started it: it reports
+    the exits of the processes it forked, so it must outlive every pool's workers, and a
+    server something else started is left to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False  # by a pool, and still running
+        self._pools = 0  # pools with workers
+
+    def start(self) -> None:
+        """Start the server unless it runs."""
+        with self._lock:
+            self._started |= not fork_server_running()
+            forkserver.ensure_running()
+
+    def workers_started(self) -> None:
+        """A pool has started its workers."""
+        with self._lock:
+            self._pools += 1
+
+    def workers_stopped(self) -> None:
+        """A pool's workers have stopped (and exited)."""
+        with self._lock:
+            self._pools -= 1
+
+    def stop_if_unused(self) -> None:
+        """Stop the server if a pool started it and no pool has workers."""
+        with self._lock:
+            if self._started and not self._pools:
+                stop_fork_server()
+                self._started = False
+
+
+FORK_SERVER = ForkServer()
 
 
 def fork_server_running() -> bool:

@@ -133,6 +133,26 @@ def test_closing_the_mapping_pool_stops_the_fork_server_it_started():
         assert pool._pool().submit(os.getpid).result() != os.getpid()
 
 
+def test_a_mapping_pool_closing_leaves_the_fork_server_to_another_pool_still_mapping():
+    """Two sources used on their own in one pipeline (dlt extracts them in turns) each have a
+    pool of their own, sharing the fork server: stopping it under the other pool's workers
+    would break that pool (their exits are reported by the server)."""
+    from multiprocessing import forkserver
+
+    from pipelines.mapping import MappingPool, stop_fork_server
+
+    stop_fork_server()  # whatever an earlier test left
+    first, second = MappingPool(workers=1), MappingPool(workers=1)
+    assert first._pool().submit(os.getpid).result() != os.getpid()
+    assert second._pool().submit(os.getpid).result() != os.getpid()
+    first.close()
+    assert second._pool().submit(os.getpid).result() != os.getpid()
+    server = forkserver._forkserver._forkserver_pid
+    second.close()
+    with pytest.raises(ProcessLookupError):  # stopped with the last pool
+        os.kill(server, 0)
+
+
 def test_closing_the_mapping_pool_leaves_a_fork_server_it_did_not_start():
     """Processes that someone else forked from it may still run: it reports their exits."""
     from multiprocessing import forkserver
