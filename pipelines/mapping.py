@@ -72,7 +72,8 @@ class MappingPool:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
                 FORK_SERVER.workers_stopped()
-            FORK_SERVER.stop_if_unused()
+            else:
+                FORK_SERVER.stop_if_unused()  # started by `start_server` alone
 
     def start_server(self) -> None:
         """Start the fork server now, from the main thread, ignoring Ctrl-C. Ctrl-C reaches
@@ -96,11 +97,10 @@ class MappingPool:
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(self._preload)
-                FORK_SERVER.start()
+                FORK_SERVER.workers_started()
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=_prepare_worker
                 )
-                FORK_SERVER.workers_started()
             return self._executor
 
     def map(self, job: MappingJob, pages: Iterable[Page]) -> Iterator[tuple[MappedBatch, int]]:
@@ -201,28 +201,40 @@ class ForkServer:
         self._started = False  # by a pool, and still running
         self._pools = 0  # pools with workers
 
+    # Each step holds the lock throughout: a pool's workers are counted as the server is
+    # started for them, and the count falls as the server is stopped, so that no pool can
+    # start its workers between another's last check and the stop.
+
     def start(self) -> None:
         """Start the server unless it runs."""
         with self._lock:
-            self._started |= not fork_server_running()
-            forkserver.ensure_running()
+            self._start()
 
     def workers_started(self) -> None:
-        """A pool has started its workers."""
+        """A pool is starting its workers: the server runs until they have stopped."""
         with self._lock:
+            self._start()
             self._pools += 1
 
     def workers_stopped(self) -> None:
-        """A pool's workers have stopped (and exited)."""
+        """A pool's workers have stopped (and exited); the server too, if it is unused."""
         with self._lock:
             self._pools -= 1
+            self._stop_if_unused()
 
     def stop_if_unused(self) -> None:
         """Stop the server if a pool started it and no pool has workers."""
         with self._lock:
-            if self._started and not self._pools:
-                stop_fork_server()
-                self._started = False
+            self._stop_if_unused()
+
+    def _start(self) -> None:
+        self._started |= not fork_server_running()
+        forkserver.ensure_running()
+
+    def _stop_if_unused(self) -> None:
+        if self._started and not self._pools:
+            stop_fork_server()
+            self._started = False
 
 
 FORK_SERVER = ForkServer()
