@@ -31,7 +31,7 @@ from pipelines.fetching import FetchLoop, Spool, read_into
 from pipelines.mapping import MappingPool, usable_cores
 from pipelines.models import has_data
 from pipelines.paging import Page
-from pipelines.settings import DATASET, use_dlt_settings
+from pipelines.settings import DATASET, remember_secret_hints, use_dlt_settings
 from pipelines.shop import RunOptions, Shop
 from pipelines.source import (
     FetchStats,
@@ -145,6 +145,7 @@ def load_shops(
     (`ShopResult.skipped`)."""
     warehouse = as_warehouse(warehouse)
     use_dlt_settings()
+    remember_secret_hints()
     results = [ShopResult(shop) for shop in shops]
     preload = {PLATFORMS[shop.platform].map_order.__module__ for shop in shops}
     events: queue.Queue[tuple[bool, ShopRun]] = queue.Queue()  # (extracted?, shop)
