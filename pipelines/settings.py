@@ -69,7 +69,11 @@ def remember_secret_hints() -> None:
         return
     remembering = _remembering(asks)
     for name, module in list(sys.modules.items()):
-        if name.startswith("dlt.") and vars(module).get("is_secret_hint") is asks:
+        # a module's own names only (dlt.hub's lazy module imports on a missing attribute)
+        if (
+            name.startswith("dlt.")
+            and getattr(module, "__dict__", {}).get("is_secret_hint") is asks
+        ):
             module.is_secret_hint = remembering
 
 
